@@ -1,0 +1,3 @@
+from flowplan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The command line: parses arguments, calls the core, prints, and maps errors to exit codes.
+
+The one place that turns a FlowplanError into a message and exit 1. Usage errors also exit 1,
+so that 2 always means "plan has changes" under --detailed-exitcode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowplan import __version__
+from flowplan.errors import Diagnostic, FlowplanError, ManifestError
+
+DEFAULT_MANIFEST = "flowplan.yaml"
+
+
+def _github_annotation(d: Diagnostic) -> str:
+    def escape(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    file = escape(d.file).replace(",", "%2C").replace(":", "%3A")
+    return f"::error file={file},line={d.line},col={d.col}::{escape(d.message)}"
+
+
+def report_error(error: FlowplanError) -> None:
+    """Print an expected error: every diagnostic, plus GitHub annotations under Actions."""
+    if isinstance(error, ManifestError):
+        for d in error.diagnostics:
+            click.echo(str(d), err=True)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for d in error.diagnostics:
+                click.echo(_github_annotation(d))
+        count = len(error.diagnostics)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} found.", err=True)
+        return
+    click.echo(f"Error: {error}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flowplan")
+@click.option("--debug", is_flag=True, help="Log each HTTP call (method, path, status, time).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Plan and apply Adobe Experience Platform Flow Service connections from a YAML manifest."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if debug:
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+        )
+        logging.getLogger("urllib3").setLevel(logging.INFO)
+
+
+manifest_option = click.option(
+    "-f",
+    "--file",
+    "manifest_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_MANIFEST,
+    show_default=True,
+    help="The manifest.",
+)
+
+
+@cli.command()
+@manifest_option
+def validate(manifest_path: Path) -> int:
+    """Check the manifest offline: YAML, JSON Schema and connection types. Reads no secret."""
+    from flowplan import manifest
+
+    loaded = manifest.load(manifest_path)
+    count = len(loaded.connections)
+    click.echo(f"{manifest_path}: valid ({count} connection{'s' if count != 1 else ''}).")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `flowplan` script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result: Any = cli.main(args=args, prog_name="flowplan", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 1
+    except FlowplanError as exc:
+        if "--debug" in args:
+            logging.getLogger("flowplan").exception("error")
+        report_error(exc)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    return result if isinstance(result, int) else 0

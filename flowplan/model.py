@@ -1,0 +1,134 @@
+"""The desired model (from the manifest) and the observed one (from Flow Service).
+
+Plain frozen records; no I/O here. Secret values travel only inside `SecretValue`, whose repr
+never shows them, so a stray print or log line cannot leak one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowplan.refs import Template
+
+ParamValue = Template | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpecRef:
+    id: str
+    version: str = "1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredConnection:
+    """One connection as the manifest writes it, references unresolved."""
+
+    key: str
+    spec: SpecRef
+    type_name: str | None
+    name: Template
+    description: Template | None
+    protect: bool
+    auth_spec_name: str | None  # None: the spec's default, known once the spec is known
+    params: Mapping[str, ParamValue]
+    secret_params: frozenset[str] | None  # None: spec not built in; learnt from the API
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    path: Path
+    sandbox: str | None
+    connections: Mapping[str, DesiredConnection]
+    digest: str  # sha256 of the file's bytes
+
+
+class SecretValue:
+    """A resolved secret. Its repr and str never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretValue(<sensitive>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """The non-secret attributes flowplan manages, as compared, planned and recorded."""
+
+    spec: SpecRef
+    name: str
+    description: str | None
+    auth_spec_name: str
+    params: Mapping[str, Any]  # non-secret params only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "connectionSpec": {"id": self.spec.id, "version": self.spec.version},
+            "name": self.name,
+            "description": self.description,
+            "authSpecName": self.auth_spec_name,
+            "params": dict(sorted(self.params.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attributes:
+        spec = data["connectionSpec"]
+        return cls(
+            spec=SpecRef(str(spec["id"]), str(spec.get("version", "1.0"))),
+            name=str(data["name"]),
+            description=data.get("description"),
+            auth_spec_name=str(data["authSpecName"]),
+            params=dict(data.get("params") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedConnection:
+    """A desired connection with its references resolved: what apply sends."""
+
+    key: str
+    attributes: Attributes
+    protect: bool
+    secrets: Mapping[str, SecretValue]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredRecord:
+    """What the planner sees of a desired connection: attributes and secret fingerprints."""
+
+    key: str
+    attributes: Attributes
+    protect: bool
+    secret_fingerprints: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteConnection:
+    """A connection as Flow Service returns it (secret params dropped)."""
+
+    id: str
+    etag: str
+    attributes: Attributes
+    state: str = "enabled"
+    updated_by: str = ""
+    updated_at: int = 0  # epoch ms
+    updated_client: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,43 @@
+"""The bundled JSON Schemas, read from the package (wheel) or the source checkout."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
+
+_CHECKOUT = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def schema_text(name: str) -> str:
+    """`schemas/NAME` as shipped in the wheel (flowplan/schemas/) or in a source checkout."""
+    packaged = resources.files("flowplan").joinpath("schemas", name)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (_CHECKOUT / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(schema_text(name))
+    return data
+
+
+def _no_remote(uri: str) -> Any:
+    # Without this, jsonschema would fetch an unknown $ref over the network.
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs class, stubs lack it
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        load_schema(name),
+        registry=Registry(retrieve=_no_remote),  # type: ignore[call-arg]
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )

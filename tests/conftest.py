@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HUBSPOT_PARAMS = """\
+      params:
+        clientId: ${env:HS_CLIENT_ID}
+        clientSecret: ${env:HS_CLIENT_SECRET}
+        accessToken: ${env:HS_ACCESS_TOKEN}
+        refreshToken: ${env:HS_REFRESH_TOKEN}
+"""
+
+
+def hubspot_manifest(*names: str, sandbox: str = "prod") -> str:
+    """A valid manifest with one HubSpot connection per name (key = name lower-cased)."""
+    out = ["version: 1", f"sandbox: {sandbox}", "connections:"]
+    for name in names:
+        key = name.lower().replace(" ", "-")
+        out += [f"  {key}:", "    type: hubspot", f"    name: {name}", "    auth:"]
+        out.append(HUBSPOT_PARAMS.rstrip("\n"))
+    if not names:
+        out[-1] = "connections: {}"
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture
+def write(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def _write(text: str | bytes, name: str = "flowplan.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

@@ -1,0 +1,82 @@
+"""`flowplan validate` as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, hubspot_manifest
+
+from flowplan.cli import main
+
+
+def test_example_validates(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-f", str(ROOT / "examples" / "hubspot.yaml")]) == 0
+    assert "valid (2 connections)" in capsys.readouterr().out
+
+
+def test_default_manifest_name(
+    write, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(hubspot_manifest("A"))
+    monkeypatch.chdir(path.parent)
+    assert main(["validate"]) == 0
+
+
+def test_errors_print_file_line_col(write, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(hubspot_manifest("A").replace("version: 1", "version: 2"))
+    assert main(["validate", "-f", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:1:10: error: version: must be 1, got 2" in err
+    assert "Traceback" not in err
+
+
+def test_github_annotations(
+    write, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    path = write("version: 1\nconnections:\n  a:\n    type: hubspot\n")
+    assert main(["validate", "-f", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f"::error file={path},line=3,col=3::connections.a: 'name' is required" in out
+    assert f"::error file={path},line=3,col=3::connections.a: 'auth' is required" in out
+
+
+def test_usage_error_exits_1_not_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--bogus"]) == 1
+    assert main(["nosuchcommand"]) == 1
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert "flowplan" in capsys.readouterr().out
+    assert main(["validate", "--help"]) == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\t- x",
+        b"a: !!python/object/apply:os.system [echo pwned]\n",
+        b"\x00\x01\x02",
+        b"[" * 10000,
+        b"version: 1\nconnections: {a: *x}\n",
+    ],
+)
+def test_installed_script_never_shows_a_traceback(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "flowplan", "validate", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{path}:" in result.stderr
+    assert "pwned" not in result.stdout
