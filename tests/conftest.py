@@ -39,3 +39,24 @@ def write(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return _write
+
+
+ORG = "TESTORG@AdobeOrg"
+HUBSPOT_SPEC = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
+
+
+@pytest.fixture
+def emulator():  # type: ignore[no-untyped-def]
+    from flowplan.emulator import Emulator
+
+    with Emulator() as emu:
+        yield emu
+
+
+def hubspot_params(tag: str = "x") -> dict[str, str]:
+    return {
+        "clientId": f"client-{tag}",
+        "clientSecret": f"SECRET-cs-{tag}",
+        "accessToken": f"SECRET-at-{tag}",
+        "refreshToken": f"SECRET-rt-{tag}",
+    }
