@@ -81,6 +81,132 @@ def validate(manifest_path: Path) -> int:
     return 0
 
 
+def _default_state(manifest_path: Path) -> Path:
+    return manifest_path.with_suffix(".state.json")
+
+
+def _use_color(no_color: bool) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+
+
+def _style(color: bool) -> Any:
+    def style(text: str, name: str) -> str:
+        if not color or not name:
+            return text
+        return click.style(text, bold=True) if name == "bold" else click.style(text, fg=name)
+
+    return style
+
+
+state_option = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The state file [default: the manifest's path with .state.json].",
+)
+target_option = click.option(
+    "--target", "targets", multiple=True, metavar="KEY", help="Only this key (repeatable)."
+)
+color_option = click.option("--no-color", is_flag=True, help="No ANSI colour (also NO_COLOR).")
+
+
+@cli.command()
+@manifest_option
+@state_option
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan (no secrets) for `flowplan apply PLANFILE`.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@target_option
+@color_option
+def plan(
+    manifest_path: Path,
+    state_path: Path | None,
+    out_path: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    no_color: bool,
+) -> int:
+    """Show what apply would change. Read-only: never writes to Flow Service."""
+    from flowplan import commands, render
+    from flowplan.plan import save_plan
+
+    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    planned = ctx.plan(targets)
+    if out_path is not None:
+        save_plan(planned.plan, out_path)
+    if fmt == "json":
+        click.echo(render.render_json(planned.plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(render.render_markdown(planned.plan), nl=False)
+    else:
+        click.echo(render.render_text(planned.plan, _style(_use_color(no_color))), nl=False)
+        if out_path is not None:
+            click.echo(f"Saved the plan to {out_path}; apply it with: flowplan apply {out_path}")
+    return 2 if detailed_exitcode and planned.plan.has_changes else 0
+
+
+@cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@manifest_option
+@state_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64))
+@target_option
+@click.option(
+    "--lock-timeout",
+    default=0.0,
+    type=click.FloatRange(0),
+    help="Seconds to wait for another apply's lock (default: fail at once).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per event, for CI logs.",
+)
+@color_option
+def apply(
+    planfile: Path | None,
+    manifest_path: Path,
+    state_path: Path | None,
+    auto_approve: bool,
+    parallelism: int,
+    targets: tuple[str, ...],
+    lock_timeout: float,
+    fmt: str,
+    no_color: bool,
+) -> int:
+    """Make the sandbox match the manifest (or apply a saved PLANFILE)."""
+    from flowplan import commands
+
+    saved = None
+    if planfile is not None:
+        from flowplan.plan import load_plan
+
+        saved = load_plan(planfile)
+        manifest_path = Path(saved.manifest_path)
+    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    printer = commands.EventPrinter(fmt == "json", _style(_use_color(no_color)))
+    return ctx.apply(saved, targets, parallelism, lock_timeout, auto_approve, printer)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))

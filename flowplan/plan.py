@@ -1,0 +1,203 @@
+"""A plan is data: changes with a closed set of actions, serialisable to the JSON of
+schemas/plan.schema.json (the `--format json` output and the saved plan file)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from flowplan import __version__
+from flowplan.errors import StalePlanError
+from flowplan.model import Attributes
+
+FORMAT_VERSION = "1"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    ADOPT = "adopt"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "no-op"
+
+
+ORDER = {a: i for i, a in enumerate(Action)}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str  # "name", "description", "authSpecName", "params.<name>"
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The remote changed since flowplan last recorded it."""
+
+    fields: tuple[FieldChange, ...]
+    updated_by: str
+    updated_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fields": [f.to_dict() for f in self.fields],
+            "updated_by": self.updated_by,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    action: Action
+    id: str | None = None  # the remote connection acted on
+    etag: str | None = None  # the remote etag seen at plan time
+    before: Attributes | None = None
+    after: Attributes | None = None
+    fields: tuple[FieldChange, ...] = ()
+    sensitive: Mapping[str, str] = field(default_factory=dict)  # name -> changed|unchanged|set
+    secret_fingerprints: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    drift: Drift | None = None
+    reason: str = ""
+
+    @property
+    def sends_auth_params(self) -> bool:
+        changed_params = any(f.field.startswith("params.") for f in self.fields)
+        return changed_params or any(v != "unchanged" for v in self.sensitive.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "action": str(self.action),
+            "id": self.id,
+            "etag": self.etag,
+            "before": self.before.to_dict() if self.before else None,
+            "after": self.after.to_dict() if self.after else None,
+            "changed_fields": [f.to_dict() for f in self.fields],
+            "sensitive": dict(sorted(self.sensitive.items())),
+            "secret_fingerprints": dict(sorted(self.secret_fingerprints.items())),
+            "protect": self.protect,
+            "drift": self.drift.to_dict() if self.drift else None,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        def fields(items: Any) -> tuple[FieldChange, ...]:
+            return tuple(FieldChange(f["field"], f["before"], f["after"]) for f in items or ())
+
+        drift = data.get("drift")
+        return cls(
+            key=data["key"],
+            action=Action(data["action"]),
+            id=data.get("id"),
+            etag=data.get("etag"),
+            before=Attributes.from_dict(data["before"]) if data.get("before") else None,
+            after=Attributes.from_dict(data["after"]) if data.get("after") else None,
+            fields=fields(data.get("changed_fields")),
+            sensitive=dict(data.get("sensitive") or {}),
+            secret_fingerprints=dict(data.get("secret_fingerprints") or {}),
+            protect=bool(data.get("protect")),
+            drift=Drift(fields(drift["fields"]), drift["updated_by"], drift["updated_at"])
+            if drift
+            else None,
+            reason=data.get("reason", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    org: str
+    sandbox: str
+    manifest_path: str
+    manifest_digest: str
+    state_lineage: str
+    state_serial: int
+    state_exists: bool
+    fingerprint_key: str | None = None  # only when no state exists yet: the new state's key
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actionable)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0, "adopt": 0, "replace": 0, "no-op": 0}
+        for change in self.changes:
+            counts[str(change.action)] += 1
+        return counts
+
+    def to_dict(self, include_key: bool = False) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "lineage": self.state_lineage,
+            "serial": self.state_serial,
+            "exists": self.state_exists,
+        }
+        if include_key and self.fingerprint_key:
+            state["fingerprint_key"] = self.fingerprint_key
+        return {
+            "format_version": FORMAT_VERSION,
+            "flowplan_version": __version__,
+            "org": self.org,
+            "sandbox": self.sandbox,
+            "manifest": {"path": self.manifest_path, "digest": self.manifest_digest},
+            "state": state,
+            "changes": [c.to_dict() for c in self.changes],
+            "summary": self.summary(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Plan:
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            raise StalePlanError(f"{where} is not a flowplan plan file of format 1")
+        try:
+            state = data["state"]
+            return cls(
+                changes=tuple(Change.from_dict(c) for c in data["changes"]),
+                org=data["org"],
+                sandbox=data["sandbox"],
+                manifest_path=data["manifest"]["path"],
+                manifest_digest=data["manifest"]["digest"],
+                state_lineage=state["lineage"],
+                state_serial=int(state["serial"]),
+                state_exists=bool(state["exists"]),
+                fingerprint_key=state.get("fingerprint_key"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StalePlanError(f"{where} is damaged ({exc.__class__.__name__}: {exc})") from None
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Written 0600: a plan file is treated like a state file (it may carry the state's key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(plan.to_dict(include_key=True), handle, indent=2)
+        handle.write("\n")
+    tmp.replace(path)
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StalePlanError(f"no plan file {path}") from None
+    except (OSError, ValueError):
+        raise StalePlanError(f"{path} is not a readable flowplan plan (truncated?)") from None
+    return Plan.from_dict(data, str(path))

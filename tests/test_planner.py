@@ -1,0 +1,188 @@
+"""The pure planner: every action and matching rule, no network."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HUBSPOT_SPEC, ORG
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowplan.errors import PlanError
+from flowplan.model import Attributes, DesiredRecord, RemoteConnection, SpecRef
+from flowplan.plan import Action
+from flowplan.planner import plan
+from flowplan.state import State, StateEntry
+
+SPEC = SpecRef(HUBSPOT_SPEC, "1.0")
+OTHER = SpecRef("cfc0fee1-7dc0-40ef-b73e-d8b134c436f5", "1.0")
+
+
+def attrs(name: str, desc: str | None = None, spec: SpecRef = SPEC, cid: str = "c") -> Attributes:
+    return Attributes(spec, name, desc, "Basic Authentication", {"clientId": cid})
+
+
+def desired(key: str, a: Attributes, fp: str = "fp1", protect: bool = False) -> DesiredRecord:
+    return DesiredRecord(key, a, protect, {"clientSecret": fp})
+
+
+def remote(cid: str, a: Attributes, etag: str = '"e1"') -> RemoteConnection:
+    return RemoteConnection(cid, etag, a, updated_by="bob@AdobeID", updated_at=1_700_000_000_000)
+
+
+def state(**entries: StateEntry) -> State:
+    s = State.new(ORG, "prod")
+    s.connections.update(entries)
+    return s
+
+
+def entry(
+    cid: str, a: Attributes, etag: str = '"e1"', fp: str = "fp1", protect: bool = False
+) -> StateEntry:
+    return StateEntry(cid, etag, a, protect, {"clientSecret": fp})
+
+
+def only(changes: tuple) -> object:  # type: ignore[type-arg]
+    (change,) = changes
+    return change
+
+
+def test_create() -> None:
+    change = only(plan({"a": desired("a", attrs("A"))}, state(), []))
+    assert change.action is Action.CREATE
+    assert change.sensitive == {"clientSecret": "set"}
+
+
+def test_noop_when_everything_matches() -> None:
+    a = attrs("A")
+    change = only(plan({"a": desired("a", a)}, state(a=entry("1", a)), [remote("1", a)]))
+    assert change.action is Action.NOOP
+
+
+def test_update_fields_and_secret() -> None:
+    old, new = attrs("A", "old"), attrs("B", "new", cid="c2")
+    change = only(
+        plan({"a": desired("a", new, fp="fp2")}, state(a=entry("1", old)), [remote("1", old)])
+    )
+    assert change.action is Action.UPDATE
+    assert [f.field for f in change.fields] == ["name", "description", "params.clientId"]
+    assert change.sensitive == {"clientSecret": "changed"}
+    assert change.etag == '"e1"'
+
+
+def test_secret_only_change() -> None:
+    a = attrs("A")
+    change = only(plan({"a": desired("a", a, fp="new")}, state(a=entry("1", a)), [remote("1", a)]))
+    assert change.action is Action.UPDATE
+    assert change.fields == ()
+    assert change.sends_auth_params
+
+
+def test_adopt_by_spec_and_name() -> None:
+    r = remote("9", attrs("A", "theirs"))
+    change = only(
+        plan({"a": desired("a", attrs("A"))}, state(), [r, remote("8", attrs("A", spec=OTHER))])
+    )
+    assert change.action is Action.ADOPT
+    assert change.id == "9"
+    assert [f.field for f in change.fields] == ["description"]
+    assert change.sensitive == {"clientSecret": "set"}
+
+
+def test_ambiguous_adoption_fails_naming_ids() -> None:
+    rs = [remote("8", attrs("A")), remote("9", attrs("A"))]
+    with pytest.raises(PlanError, match=r"2 connections are named 'A' \(8, 9\).*flowplan import a"):
+        plan({"a": desired("a", attrs("A"))}, state(), rs)
+
+
+def test_managed_connection_is_not_adopted_by_another_key() -> None:
+    a = attrs("A")
+    changes = plan(
+        {"a": desired("a", a), "b": desired("b", a)}, state(a=entry("1", a)), [remote("1", a)]
+    )
+    assert {c.key: c.action for c in changes} == {"a": Action.NOOP, "b": Action.CREATE}
+
+
+def test_delete_and_protect() -> None:
+    a = attrs("A")
+    change = only(plan({}, state(a=entry("1", a)), [remote("1", a, '"e2"')]))
+    assert (change.action, change.id, change.etag) == (Action.DELETE, "1", '"e2"')
+    with pytest.raises(PlanError, match="is protected"):
+        plan({}, state(a=entry("1", a, protect=True)), [remote("1", a)])
+
+
+def test_state_entry_whose_remote_is_gone() -> None:
+    a = attrs("A")
+    change = only(plan({"a": desired("a", a)}, state(a=entry("1", a)), []))
+    assert change.action is Action.CREATE
+    assert "no longer exists" in change.reason
+    gone = only(plan({}, state(a=entry("1", a, protect=True)), []))
+    assert gone.action is Action.DELETE
+    assert gone.id is None
+
+
+def test_replace_when_spec_changes() -> None:
+    old, new = attrs("A"), attrs("A", spec=OTHER)
+    change = only(plan({"a": desired("a", new)}, state(a=entry("1", old)), [remote("1", old)]))
+    assert change.action is Action.REPLACE
+
+
+def test_drift_shows_fields_and_who() -> None:
+    recorded, theirs = attrs("A"), attrs("A-renamed")
+    change = only(
+        plan(
+            {"a": desired("a", recorded)},
+            state(a=entry("1", recorded)),
+            [remote("1", theirs, '"e9"')],
+        )
+    )
+    assert change.action is Action.UPDATE
+    assert change.drift is not None
+    assert [(f.field, f.before, f.after) for f in change.drift.fields] == [
+        ("name", "A", "A-renamed")
+    ]
+    assert change.drift.updated_by == "bob@AdobeID"
+
+
+def test_invisible_drift_resends_secrets() -> None:
+    a = attrs("A")
+    change = only(plan({"a": desired("a", a)}, state(a=entry("1", a)), [remote("1", a, '"e9"')]))
+    assert change.action is Action.UPDATE
+    assert change.sensitive == {"clientSecret": "changed"}
+
+
+def test_targets() -> None:
+    a, b = attrs("A"), attrs("B")
+    changes = plan({"a": desired("a", a), "b": desired("b", b)}, state(), [], targets=["b"])
+    assert [c.key for c in changes] == ["b"]
+    with pytest.raises(PlanError, match="--target"):
+        plan({}, state(), [], targets=["nope"])
+
+
+def test_bool_is_not_one() -> None:
+    a = Attributes(SPEC, "A", None, "x", {"flag": True})
+    b = Attributes(SPEC, "A", None, "x", {"flag": 1})
+    change = only(
+        plan(
+            {"a": DesiredRecord("a", b, False, {})},
+            state(a=StateEntry("1", '"e"', a)),
+            [remote("1", a, '"e"')],
+        )
+    )
+    assert change.action is Action.UPDATE
+
+
+names = st.text(alphabet="abcxyz ", min_size=1, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdefgh"), st.tuples(names, st.booleans()), max_size=8))
+def test_property_plan_of_an_applied_world_is_empty(world: dict[str, tuple[str, bool]]) -> None:
+    """When state and remote both record exactly what is desired, nothing is planned."""
+    desired_records, entries, remotes = {}, {}, []
+    for i, (key, (name, has_desc)) in enumerate(sorted(world.items())):
+        a = attrs(f"{key}-{name}", "d" if has_desc else None)
+        desired_records[key] = desired(key, a)
+        entries[key] = entry(str(i), a, etag=f'"{i}"')
+        remotes.append(remote(str(i), a, etag=f'"{i}"'))
+    changes = plan(desired_records, state(**entries), remotes)
+    assert all(c.action is Action.NOOP for c in changes)
