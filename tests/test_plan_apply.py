@@ -314,3 +314,47 @@ def test_markdown_of_5000_creates_fits_one_comment() -> None:
     assert text.startswith("### flowplan: `prod`\n\n**Plan: 5000 to create")
     assert "changes are not listed" in text
     assert "of 5000 changes" in text
+
+
+def test_replace_and_every_action_in_json_and_markdown(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = write(hubspot_manifest("Alpha", "Beta", "Delta"))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    old_alpha = json.loads(path.with_suffix(".state.json").read_text())["connections"]["alpha"]
+    emulator.seed(
+        ORG,
+        "prod",
+        name="Gamma",
+        params={"clientId": "x", "clientSecret": "y", "accessToken": "z", "refreshToken": "w"},
+    )
+    monkeypatch.setenv("SF_PASSWORD", "CANARY-sf-pass")
+    monkeypatch.setenv("SF_TOKEN", "CANARY-sf-token")
+    salesforce = """  alpha:
+    type: salesforce
+    name: Alpha
+    auth:
+      params: {username: u, password: "${env:SF_PASSWORD}", securityToken: "${env:SF_TOKEN}"}
+"""
+    text = hubspot_manifest("Beta", "Gamma").replace("name: Beta", "name: Beta 2") + salesforce
+    path.write_text(text)
+    _, out, _ = run(capsys, "plan", "-f", str(path), "--format", "json")
+    doc = json.loads(out)
+    Draft202012Validator(load_schema("plan.schema.json")).validate(doc)
+    actions = {c["key"]: c["action"] for c in doc["changes"]}
+    assert actions == {"alpha": "replace", "beta": "update", "gamma": "adopt", "delta": "delete"}
+    _, markdown, _ = run(capsys, "plan", "-f", str(path), "--format", "markdown")
+    assert "**Plan: 1 to create, 1 to update, 2 to delete, 1 to adopt.**" in markdown
+    for key in ("alpha", "beta", "gamma", "delta"):
+        assert f"`{key}`" in markdown
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    conns = {c["name"]: c for c in emulator.connections(ORG, "prod")}
+    assert sorted(conns) == ["Alpha", "Beta 2", "Gamma"]
+    assert conns["Alpha"]["id"] != old_alpha["id"]
+    assert conns["Alpha"]["connectionSpec"]["id"] == "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"
+    assert run(capsys, "plan", "-f", str(path), "--detailed-exitcode")[0] == 0
+    assert "CANARY-sf" not in path.with_suffix(".state.json").read_text()
