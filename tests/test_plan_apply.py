@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest
+from conftest import ORG, hubspot_manifest, hubspot_params
 from jsonschema import Draft202012Validator
 
 from flowplan import render
@@ -83,12 +83,7 @@ def test_create_noop_update_adopt_delete_in_all_formats(
     assert state["connections"]["alpha"]["etag"].startswith('"')
 
     # update: manifest edit; drift: someone renames beta; adopt: gamma exists already
-    emulator.seed(
-        ORG,
-        "prod",
-        name="Gamma",
-        params={"clientId": "x", "clientSecret": "y", "accessToken": "z", "refreshToken": "w"},
-    )
+    emulator.seed(ORG, "prod", name="Gamma", params=hubspot_params("gamma"))
     beta_id = state["connections"]["beta"]["id"]
     emulator.change(ORG, "prod", beta_id, lambda r: r.update(name="Beta (renamed by bob)"))
     path.write_text(
@@ -326,12 +321,7 @@ def test_replace_and_every_action_in_json_and_markdown(
     path = write(hubspot_manifest("Alpha", "Beta", "Delta"))
     assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
     old_alpha = json.loads(path.with_suffix(".state.json").read_text())["connections"]["alpha"]
-    emulator.seed(
-        ORG,
-        "prod",
-        name="Gamma",
-        params={"clientId": "x", "clientSecret": "y", "accessToken": "z", "refreshToken": "w"},
-    )
+    emulator.seed(ORG, "prod", name="Gamma", params=hubspot_params("gamma"))
     monkeypatch.setenv("SF_PASSWORD", "CANARY-sf-pass")
     monkeypatch.setenv("SF_TOKEN", "CANARY-sf-token")
     salesforce = """  alpha:

@@ -8,19 +8,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import HUBSPOT_PARAMS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowplan.cli import main
 from flowplan.emulator import Emulator
-
-PARAMS = """\
-      params:
-        clientId: ${env:HS_CLIENT_ID}
-        clientSecret: ${env:HS_CLIENT_SECRET}
-        accessToken: ${env:HS_ACCESS_TOKEN}
-        refreshToken: ${env:HS_REFRESH_TOKEN}
-"""
 
 keys = st.sampled_from([f"k{i}" for i in range(8)])
 texts = st.text(alphabet="abc XYZ-é", min_size=1, max_size=8).map(str.strip).filter(bool)
@@ -33,7 +26,7 @@ def render(conns: dict[str, tuple[str, str | None]]) -> str:
         lines += [f"  {key}:", "    type: hubspot", f"    name: '{key} {name}'"]
         if description is not None:
             lines.append(f"    description: '{description}'")
-        lines += ["    auth:", PARAMS.rstrip("\n")]
+        lines += ["    auth:", HUBSPOT_PARAMS.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
