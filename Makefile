@@ -10,6 +10,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# Adobe's SDK for the emulator's compatibility test and the benchmarks; optional (the test
+	# skips without it), installed without its many unrelated dependencies.
+	-$(BIN)/python -m pip install --quiet --no-deps "aepp==0.6.0" && \
+	  $(BIN)/python -m pip install --quiet deprecation tenacity
 	touch $(STAMP)
 
 demo: $(STAMP)
