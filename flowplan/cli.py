@@ -154,7 +154,8 @@ def plan(
     elif fmt == "markdown":
         click.echo(render.render_markdown(planned.plan), nl=False)
     else:
-        click.echo(render.render_text(planned.plan, _style(_use_color(no_color))), nl=False)
+        color = _use_color(no_color)
+        click.echo(render.render_text(planned.plan, _style(color)), nl=False, color=color)
         if out_path is not None:
             click.echo(f"Saved the plan to {out_path}; apply it with: flowplan apply {out_path}")
     return 2 if detailed_exitcode and planned.plan.has_changes else 0
@@ -203,7 +204,8 @@ def apply(
         saved = load_plan(planfile)
         manifest_path = Path(saved.manifest_path)
     ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
-    printer = commands.EventPrinter(fmt == "json", _style(_use_color(no_color)))
+    color = _use_color(no_color)
+    printer = commands.EventPrinter(fmt == "json", _style(color), color)
     return ctx.apply(saved, targets, parallelism, lock_timeout, auto_approve, printer)
 
 

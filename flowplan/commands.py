@@ -147,9 +147,10 @@ def _approved(auto_approve: bool) -> bool:
 class EventPrinter:
     """Progress: a line per finished change (or one JSON object per event), then a summary."""
 
-    def __init__(self, as_json: bool, style: Callable[[str, str], str]) -> None:
+    def __init__(self, as_json: bool, style: Callable[[str, str], str], color: bool) -> None:
         self.as_json = as_json
         self.style = style
+        self.color = color  # click strips ANSI off a TTY unless told otherwise
 
     def _emit(self, event: dict[str, Any]) -> None:
         click.echo(json.dumps(event, sort_keys=True))
@@ -158,14 +159,15 @@ class EventPrinter:
         if self.as_json:
             self._emit({"type": "plan", "summary": plan.summary()})
         else:
-            click.echo(render.render_text(plan, self.style), nl=False)
+            click.echo(render.render_text(plan, self.style), nl=False, color=self.color)
 
     def event(self, event: Event) -> None:
         if self.as_json:
             self._emit(event)
             return
         if event["type"] == "error":
-            click.echo(self.style(f"! {event['key']}: {event['message']}", "red"), err=True)
+            message = self.style(f"! {event['key']}: {event['message']}", "red")
+            click.echo(message, err=True, color=self.color)
             return
         sign = {"created": "+", "updated": "~", "deleted": "-", "adopted": "<="}[event["verb"]]
         where = f" (id {event['id']})" if event.get("id") else ""
