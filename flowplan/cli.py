@@ -16,9 +16,11 @@ from typing import Any
 import click
 
 from flowplan import __version__
+from flowplan.connection_types import BUILTIN_TYPES
 from flowplan.errors import Diagnostic, FlowplanError, ManifestError
 
 DEFAULT_MANIFEST = "flowplan.yaml"
+BUILTIN_TYPE_NAMES = tuple(BUILTIN_TYPES)
 
 
 def _github_annotation(d: Diagnostic) -> str:
@@ -71,13 +73,25 @@ manifest_option = click.option(
 
 @cli.command()
 @manifest_option
-def validate(manifest_path: Path) -> int:
-    """Check the manifest offline: YAML, JSON Schema and connection types. Reads no secret."""
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+def validate(manifest_path: Path, files: tuple[Path, ...]) -> int:
+    """Check manifests offline: YAML, JSON Schema and connection types. Reads no secret.
+
+    FILES (as pre-commit passes them) are checked instead of -f; every problem of every file
+    is reported."""
     from flowplan import manifest
 
-    loaded = manifest.load(manifest_path)
-    count = len(loaded.connections)
-    click.echo(f"{manifest_path}: valid ({count} connection{'s' if count != 1 else ''}).")
+    problems: list[Diagnostic] = []
+    for path in files or (manifest_path,):
+        try:
+            loaded = manifest.load(path)
+        except ManifestError as exc:
+            problems += exc.diagnostics
+            continue
+        count = len(loaded.connections)
+        click.echo(f"{path}: valid ({count} connection{'s' if count != 1 else ''}).")
+    if problems:
+        raise ManifestError(problems)
     return 0
 
 
@@ -207,6 +221,120 @@ def apply(
     color = _use_color(no_color)
     printer = commands.EventPrinter(fmt == "json", _style(color), color)
     return ctx.apply(saved, targets, parallelism, lock_timeout, auto_approve, printer)
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@color_option
+def show(planfile: Path, fmt: str, no_color: bool) -> int:
+    """Render a saved plan (offline), e.g. as markdown for a pull-request comment."""
+    from flowplan import render
+    from flowplan.plan import load_plan
+
+    saved = load_plan(planfile)
+    if fmt == "json":
+        click.echo(render.render_json(saved), nl=False)
+    elif fmt == "markdown":
+        click.echo(render.render_markdown(saved), nl=False)
+    else:
+        color = _use_color(no_color)
+        click.echo(render.render_text(saved, _style(color)), nl=False, color=color)
+    return 0
+
+
+@cli.command("import")
+@click.argument("key")
+@click.argument("connection_id")
+@manifest_option
+@state_option
+def import_command(
+    key: str, connection_id: str, manifest_path: Path, state_path: Path | None
+) -> int:
+    """Bring existing connection CONNECTION_ID under manifest key KEY (state only)."""
+    from flowplan import commands, state_commands
+
+    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    entry = state_commands.import_connection(ctx, key, connection_id)
+    click.echo(
+        f"Imported {entry.id} ({entry.attributes.name!r}) as {key}. Run `flowplan plan`: "
+        "its secrets will be sent on the next apply, since they cannot be read back."
+    )
+    return 0
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or forget state entries (never changes Flow Service)."""
+
+
+@state.command("list")
+@manifest_option
+@state_option
+def state_list(manifest_path: Path, state_path: Path | None) -> int:
+    """Every managed key with its connection id and name."""
+    from flowplan import commands, state_commands
+
+    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    for key, conn_id, name in state_commands.list_entries(ctx):
+        click.echo(f"{key}\t{conn_id}\t{name}")
+    return 0
+
+
+@state.command("show")
+@click.argument("key")
+@manifest_option
+@state_option
+def state_show(key: str, manifest_path: Path, state_path: Path | None) -> int:
+    """One entry as JSON (secrets only as fingerprints)."""
+    from flowplan import commands, state_commands
+
+    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    click.echo(state_commands.show_entry(ctx, key))
+    return 0
+
+
+@state.command("rm")
+@click.argument("key")
+@manifest_option
+@state_option
+def state_rm(key: str, manifest_path: Path, state_path: Path | None) -> int:
+    """Forget KEY: flowplan stops managing its connection, which is NOT deleted."""
+    from flowplan import commands, state_commands
+
+    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    entry = state_commands.remove_entry(ctx, key)
+    click.echo(f"Removed {key} from the state; connection {entry.id} still exists.")
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--type",
+    "type_name",
+    type=click.Choice(sorted(BUILTIN_TYPE_NAMES)),
+    help="Only connections of this built-in type.",
+)
+@click.option("--sandbox", default=None, help="Sandbox [default: AEP_SANDBOX_NAME].")
+def export(type_name: str | None, sandbox: str | None) -> int:
+    """Print a manifest for the sandbox's existing connections (secrets as ${env:…})."""
+    from flowplan.client import FlowServiceClient
+    from flowplan.exporter import export_manifest
+    from flowplan.planning import SpecCatalog, without_secrets
+    from flowplan.settings import Settings
+
+    settings = Settings.from_env(os.environ, sandbox)
+    client = FlowServiceClient(settings)
+    catalog = SpecCatalog(client)
+    remote = [without_secrets(r, catalog) for r in client.list_connections()]
+    click.echo(export_manifest(remote, catalog, settings.sandbox, type_name), nl=False)
+    return 0
 
 
 @cli.command()

@@ -1,0 +1,98 @@
+"""`flowplan export`: a manifest for the connections a sandbox already has.
+
+Keys come from names (lower-cased, unique); non-secret params are filled in; secrets become
+`${env:…}` placeholders listed in a comment. Several connections with one spec and name cannot
+share a manifest (names are unique per spec), so the extra ones are listed for `import`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from flowplan.connection_types import BUILTIN_TYPES, type_for_spec
+from flowplan.model import RemoteConnection
+from flowplan.planning import SpecCatalog
+
+_NOT_KEY = re.compile(r"[^a-z0-9_-]+")
+
+
+def key_for(name: str, taken: set[str]) -> str:
+    base = _NOT_KEY.sub("-", name.lower()).strip("-_")[:56] or "connection"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    taken.add(key)
+    return key
+
+
+def env_name(key: str, param: str) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", param)
+    name = re.sub(r"[^A-Z0-9]+", "_", f"{key}_{snake}".upper()).strip("_")
+    return name if name[:1].isalpha() else f"V_{name}"  # a variable name cannot start with a digit
+
+
+def export_manifest(
+    remote: Sequence[RemoteConnection], catalog: SpecCatalog, sandbox: str, type_name: str | None
+) -> str:
+    """YAML text of a v1 manifest for `remote` (already listed, secrets masked or absent)."""
+    wanted_spec = BUILTIN_TYPES[type_name].spec_id if type_name else None
+    connections: dict[str, Any] = {}
+    variables: list[str] = []
+    skipped: list[tuple[str, str, str]] = []
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (spec, name) -> (key, id exported)
+    taken: set[str] = set()
+    for conn in sorted(remote, key=lambda r: (r.attributes.name, r.id)):
+        attrs = conn.attributes
+        if wanted_spec and attrs.spec.id != wanted_spec:
+            continue
+        if (attrs.spec.id, attrs.name) in seen:
+            first_key, first_id = seen[(attrs.spec.id, attrs.name)]
+            skipped.append((first_key, first_id, conn.id))
+            continue
+        key = key_for(attrs.name, taken)
+        seen[(attrs.spec.id, attrs.name)] = (key, conn.id)
+        auth = catalog.auth_spec(attrs.spec.id, attrs.auth_spec_name)
+        secret = auth.secret_params if auth else frozenset()
+        declared = set(auth.properties) if auth else set(attrs.params)
+        body: dict[str, Any] = {}
+        builtin = type_for_spec(attrs.spec.id)
+        if builtin is not None:
+            body["type"] = builtin.name
+        else:
+            body["connectionSpec"] = {"id": attrs.spec.id, "version": attrs.spec.version}
+        body["name"] = attrs.name
+        if attrs.description is not None:
+            body["description"] = attrs.description
+        params: dict[str, Any] = {}
+        for param in sorted(declared | set(attrs.params)):
+            if param in secret:
+                variable = env_name(key, param)
+                params[param] = f"${{env:{variable}}}"
+                variables.append(variable)
+            elif param in attrs.params:
+                value = attrs.params[param]
+                params[param] = value.replace("${", "$${") if isinstance(value, str) else value
+        auth_body: dict[str, Any] = {}
+        if builtin is None or attrs.auth_spec_name != builtin.default_auth_spec.name:
+            auth_body["specName"] = attrs.auth_spec_name
+        auth_body["params"] = params
+        body["auth"] = auth_body
+        connections[key] = body
+    document = {"version": 1, "sandbox": sandbox, "connections": connections}
+    header = [f"# Exported by `flowplan export` from sandbox {sandbox}."]
+    if variables:
+        header.append("# Set these environment variables (the secrets cannot be read back):")
+        header += [f"#   {v}" for v in variables]
+    if skipped:
+        header.append("# Several connections share a spec and name; a manifest holds one of each,")
+        header.append("# so plan cannot adopt them by name. Pin the exported one first:")
+        for key in dict.fromkeys(k for k, _, _ in skipped):
+            first_id = next(i for k, i, _ in skipped if k == key)
+            others = ", ".join(o for k, _, o in skipped if k == key)
+            header.append(f"#   flowplan import {key} {first_id}    # not exported: {others}")
+    body_text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return "\n".join(header) + "\n" + body_text
