@@ -1,6 +1,6 @@
 """The Flow Service and IMS client: every HTTP call flowplan makes goes through here.
 
-- Retries (urllib3 Retry): 429, 502, 503, 504 and connection errors for GET, PATCH (If-Match
+- Retries (urllib3 Retry): 429, 500, 502, 503, 504 and connection errors for GET, PATCH (If-Match
   makes a repeat safe) and DELETE, with capped exponential backoff, jitter and Retry-After.
   A POST is retried only when the answer proves nothing was created (429, 503) or the
   connection was never made; otherwise the caller gets OutcomeUnknownError and must look the
@@ -41,9 +41,10 @@ from flowplan.settings import Settings
 log = logging.getLogger("flowplan.http")
 
 PAGE_SIZE = 100
-IDS_PER_FILTER = 40  # keeps a batched `id==a,b,…` URL well under common 8 KiB limits
 RETRY_AFTER_CAP = 60
-RETRY_STATUSES = (429, 502, 503, 504)
+# 500 too: "you may be reaching the API limit" (Adobe's troubleshooting guide); a repeat is safe
+# for GET, for PATCH (If-Match) and for DELETE (a second one finds 404, which counts as done).
+RETRY_STATUSES = (429, 500, 502, 503, 504)
 POST_SAFE_STATUSES = (429, 503)  # the request was refused before anything was created
 
 
@@ -240,13 +241,6 @@ class FlowServiceClient:
                 yield parse_connection(item)
             href = ((data.get("_links") or {}).get("next") or {}).get("href")
             next_path, next_params = (href, ()) if isinstance(href, str) and href else (None, ())
-
-    def list_by_ids(self, ids: Sequence[str]) -> list[RemoteConnection]:
-        found: list[RemoteConnection] = []
-        for start in range(0, len(ids), IDS_PER_FILTER):
-            batch = ids[start : start + IDS_PER_FILTER]
-            found += self.list_connections([f"id=={','.join(batch)}"])
-        return found
 
     def get_connection(self, conn_id: str) -> RemoteConnection:
         response = self._request("GET", f"/connections/{conn_id}")

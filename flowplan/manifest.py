@@ -10,16 +10,18 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema.exceptions import ValidationError
 
 from flowplan import refs, yamlload
 from flowplan.connection_types import BUILTIN_TYPES, ConnectionType, type_for_spec
 from flowplan.errors import Diagnostic, ManifestError
 from flowplan.model import DesiredConnection, Manifest, ParamValue, SpecRef
 from flowplan.schema_files import load_schema, validator
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA = "manifest.schema.json"
 _MAX_SHOWN = 60

@@ -14,6 +14,7 @@ from typing import Any
 from flowplan import __version__
 from flowplan.errors import StalePlanError
 from flowplan.model import Attributes
+from flowplan.schema_files import validator
 
 FORMAT_VERSION = "1"
 
@@ -165,6 +166,10 @@ class Plan:
     def from_dict(cls, data: Any, where: str) -> Plan:
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
             raise StalePlanError(f"{where} is not a flowplan plan file of format 1")
+        problem = next(iter(validator("plan.schema.json").iter_errors(data)), None)
+        if problem is not None:
+            at = "/".join(str(p) for p in problem.absolute_path) or "the top level"
+            raise StalePlanError(f"{where} is damaged (at {at}); make the plan again")
         try:
             state = data["state"]
             return cls(
@@ -178,7 +183,7 @@ class Plan:
                 state_exists=bool(state["exists"]),
                 fingerprint_key=state.get("fingerprint_key"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StalePlanError(f"{where} is damaged ({exc.__class__.__name__}: {exc})") from None
 
 

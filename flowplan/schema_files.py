@@ -6,11 +6,10 @@ import functools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.exceptions import NoSuchResource
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _CHECKOUT = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -30,12 +29,19 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def _no_remote(uri: str) -> Any:
+    from referencing.exceptions import NoSuchResource
+
     # Without this, jsonschema would fetch an unknown $ref over the network.
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs class, stubs lack it
 
 
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
+    """jsonschema is imported here, not at start-up: plan and apply need it only to explain an
+    invalid manifest (~65 ms of every run otherwise)."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+
     return Draft202012Validator(
         load_schema(name),
         registry=Registry(retrieve=_no_remote),  # type: ignore[call-arg]

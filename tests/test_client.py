@@ -103,14 +103,14 @@ def test_operations_round_trip(emulator: Emulator) -> None:
     assert patch.headers["content-type"] == "application/json"
 
 
-def test_paging_across_pages_and_batched_ids(emulator: Emulator) -> None:
+def test_paging_across_pages_and_id_filters(emulator: Emulator) -> None:
     ids = [emulator.seed(ORG, "prod", name=f"c{i}", params=hubspot_params()) for i in range(250)]
     client = FlowServiceClient(settings(emulator))
     found = client.list_connections([f"connectionSpec.id=={HUBSPOT_SPEC}"])
     assert sorted(c.id for c in found) == sorted(ids)
     assert client.request_count == 3
     some = ids[:90]
-    assert sorted(c.id for c in client.list_by_ids(some)) == sorted(some)
+    assert sorted(c.id for c in client.list_connections([f"id=={','.join(some)}"])) == sorted(some)
 
 
 def test_get_retries_429_honouring_retry_after(emulator: Emulator) -> None:
@@ -122,7 +122,7 @@ def test_get_retries_429_honouring_retry_after(emulator: Emulator) -> None:
     assert [r.status for r in emulator.requests] == [429, 200]
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_get_patch_delete_retry_5xx(emulator: Emulator, status: int) -> None:
     client = FlowServiceClient(settings(emulator))
     created = client.create_connection(body("one"))

@@ -186,3 +186,18 @@ def test_property_plan_of_an_applied_world_is_empty(world: dict[str, tuple[str, 
         remotes.append(remote(str(i), a, etag=f'"{i}"'))
     changes = plan(desired_records, state(**entries), remotes)
     assert all(c.action is Action.NOOP for c in changes)
+
+
+def test_remote_queries_batch_ids_and_names() -> None:
+    from flowplan.planning import remote_queries
+
+    entries = {f"m{i}": entry(f"id-{i:04d}", attrs(f"M{i}")) for i in range(250)}
+    wanted = {k: desired(k, e.attributes) for k, e in entries.items()}
+    wanted |= {f"n{i}": desired(f"n{i}", attrs(f"New {i}")) for i in range(3)}
+    wanted["odd"] = desired("odd", attrs("a, b", spec=OTHER))
+    queries = remote_queries(wanted, state(**entries))
+    id_queries = [q for q in queries if q[0].startswith("id==")]
+    assert [len(q[0].split(",")) for q in id_queries] == [100, 100, 50]
+    assert [f"connectionSpec.id=={HUBSPOT_SPEC}", "name==New 0,New 1,New 2"] in queries
+    assert [f"connectionSpec.id=={OTHER.id}"] in queries  # a comma in a name: list the spec
+    assert len(queries) == 5
