@@ -28,7 +28,9 @@ test: lint
 	$(BIN)/pytest -q
 
 soak: $(STAMP)
-	$(BIN)/pytest -q -m soak
+	rm -f .reliability-stats.jsonl
+	FLOWPLAN_RELIABILITY_STATS=$(CURDIR)/.reliability-stats.jsonl $(BIN)/pytest -q -m "soak or not soak" tests/test_reliability.py
+	$(BIN)/python tests/reliability_report.py .reliability-stats.jsonl
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

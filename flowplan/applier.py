@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowplan.client import FlowServiceClient
+from flowplan.client import FlowServiceClient, is_plain_filter_value
 from flowplan.errors import ConflictError, FlowplanError, NotFoundError, OutcomeUnknownError
 from flowplan.model import Attributes, ResolvedConnection
 from flowplan.plan import Action, Change
@@ -122,7 +122,7 @@ class Applier:
     def _find_by_name(self, attrs: Attributes) -> tuple[str, str] | None:
         """The connection an unanswered POST may have created: same spec, same name, unmanaged."""
         filters = [f"connectionSpec.id=={attrs.spec.id}"]
-        if "," not in attrs.name:  # a comma would read as "or" in the filter
+        if is_plain_filter_value(attrs.name):
             filters.append(f"name=={attrs.name}")
         managed = {e.id for e in self.writer.state.connections.values()}
         found = [

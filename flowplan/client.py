@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,18 @@ RETRY_AFTER_CAP = 60
 # for GET, for PATCH (If-Match) and for DELETE (a second one finds 404, which counts as done).
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 POST_SAFE_STATUSES = (429, 503)  # the request was refused before anything was created
+
+
+_PLAIN_VALUE = re.compile(r"^[\w.:()/@+-]+(?: [\w.:()/@+-]+)*$")
+
+
+def is_plain_filter_value(value: str) -> bool:
+    """True when `value` reads back unchanged from a `property=field==value` filter.
+
+    Commas mean "or", double quotes are quoting, and edge spaces may be trimmed, so a value
+    with any of those (or other punctuation whose handling Adobe does not document) must be
+    matched by listing and comparing on our side instead."""
+    return bool(_PLAIN_VALUE.match(value))
 
 
 class _FlowRetry(Retry):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowplan import planner
-from flowplan.client import FlowServiceClient
+from flowplan.client import FlowServiceClient, is_plain_filter_value
 from flowplan.connection_types import AuthSpec, type_for_spec
 from flowplan.errors import PlanError, ReferenceResolutionError
 from flowplan.model import (
@@ -156,7 +156,7 @@ def remote_queries(desired: Mapping[str, DesiredRecord], state: State) -> list[l
 
     Managed connections: by id, 100 per request (`id==a,b,…`, one page each).
     Keys with no state entry (adoption candidates): by spec and name, `name==a,b,…` batched;
-    a name holding a comma cannot be expressed that way, so its spec is listed whole."""
+    a name a filter cannot carry exactly (commas, quotes…) makes its spec listed whole."""
     ids = sorted({e.id for e in state.connections.values()})
     queries = [
         [f"id=={','.join(ids[i : i + IDS_PER_QUERY])}"] for i in range(0, len(ids), IDS_PER_QUERY)
@@ -167,7 +167,7 @@ def remote_queries(desired: Mapping[str, DesiredRecord], state: State) -> list[l
             names.setdefault(record.attributes.spec.id, set()).add(record.attributes.name)
     for spec_id, spec_names in sorted(names.items()):
         spec_filter = f"connectionSpec.id=={spec_id}"
-        if any("," in n or n != n.strip() for n in spec_names):
+        if not all(is_plain_filter_value(n) for n in spec_names):
             queries.append([spec_filter])
             continue
         batch: list[str] = []

@@ -188,6 +188,26 @@ def test_property_plan_of_an_applied_world_is_empty(world: dict[str, tuple[str, 
     assert all(c.action is Action.NOOP for c in changes)
 
 
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("HubSpot marketing", True),
+        ("a-b_c.d:e (f) g/h@i+j", True),
+        ('"', False),
+        ('say "hi"', False),
+        ("a,b", False),
+        (" edge", False),
+        ("edge ", False),
+        ("", False),
+        ("two  spaces", False),
+    ],
+)
+def test_which_names_a_filter_can_carry(name: str, plain: bool) -> None:
+    from flowplan.client import is_plain_filter_value
+
+    assert is_plain_filter_value(name) is plain
+
+
 def test_remote_queries_batch_ids_and_names() -> None:
     from flowplan.planning import remote_queries
 
@@ -195,9 +215,10 @@ def test_remote_queries_batch_ids_and_names() -> None:
     wanted = {k: desired(k, e.attributes) for k, e in entries.items()}
     wanted |= {f"n{i}": desired(f"n{i}", attrs(f"New {i}")) for i in range(3)}
     wanted["odd"] = desired("odd", attrs("a, b", spec=OTHER))
+    wanted["quoted"] = desired("quoted", attrs('"', spec=OTHER))
     queries = remote_queries(wanted, state(**entries))
     id_queries = [q for q in queries if q[0].startswith("id==")]
     assert [len(q[0].split(",")) for q in id_queries] == [100, 100, 50]
     assert [f"connectionSpec.id=={HUBSPOT_SPEC}", "name==New 0,New 1,New 2"] in queries
-    assert [f"connectionSpec.id=={OTHER.id}"] in queries  # a comma in a name: list the spec
+    assert [f"connectionSpec.id=={OTHER.id}"] in queries  # a comma or quote: list the spec
     assert len(queries) == 5

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import HUBSPOT_PARAMS, ORG, hubspot_params
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from flowplan.cli import main
@@ -206,6 +206,8 @@ def _property(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(plan_rounds=rounds)
+@example(plan_rounds=[({"k0": ('"', None, "id-1")}, [("foreign", 0)])])  # found by make soak
+@example(plan_rounds=[({"k0": ("a,b", None, "id-1")}, [("foreign", 0)])])
 def test_property_random_manifests_and_drift(
     shared_emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,
