@@ -51,9 +51,10 @@ def loads(data: bytes, file: str, base_path: Path | None = None) -> Manifest:
         raise ManifestError([Diagnostic(file, line, 1, "the file is not UTF-8 text")]) from None
     doc = yamlload.loads(text, file)
     _check_root(doc)
-    problems = {} if _fast_valid(doc.data) else _schema_problems(doc)
-    checker = _SemanticChecker(doc)
-    connections = checker.build()
+    with yamlload.collector_paused():  # the checks below build only acyclic records
+        problems = {} if _fast_valid(doc.data) else _schema_problems(doc)
+        checker = _SemanticChecker(doc)
+        connections = checker.build()
     diagnostics = [_diagnostic(doc, path, msg) for path, msg in problems]
     diagnostics += checker.diagnostics
     if diagnostics:
@@ -238,7 +239,8 @@ class _SemanticChecker:
             if not isinstance(body, dict):
                 continue
             conn = self.connection(str(key), body)
-            name, spec = body.get("name"), self._spec(body)[1]
+            name = body.get("name")
+            spec = conn.spec if conn is not None else self._spec(body)[1]
             if isinstance(name, str) and spec is not None:
                 self._check_unique_name(names, (spec.id, name), str(key))
             if conn is not None:
