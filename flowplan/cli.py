@@ -11,13 +11,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flowplan import __version__
 from flowplan.connection_types import BUILTIN_TYPES
 from flowplan.errors import Diagnostic, FlowplanError, ManifestError
+
+if TYPE_CHECKING:
+    from flowplan.commands import Context
 
 DEFAULT_MANIFEST = "flowplan.yaml"
 BUILTIN_TYPE_NAMES = tuple(BUILTIN_TYPES)
@@ -95,8 +98,14 @@ def validate(manifest_path: Path, files: tuple[Path, ...]) -> int:
     return 0
 
 
-def _default_state(manifest_path: Path) -> Path:
-    return manifest_path.with_suffix(".state.json")
+def _context(manifest_path: Path, state_path: Path | None) -> Context:
+    """The manifest, settings and state store a command works on (state defaults beside the
+    manifest: flowplan.yaml -> flowplan.state.json)."""
+    from flowplan import commands
+
+    return commands.Context.open(
+        manifest_path, state_path or manifest_path.with_suffix(".state.json")
+    )
 
 
 def _use_color(no_color: bool) -> bool:
@@ -156,10 +165,10 @@ def plan(
     no_color: bool,
 ) -> int:
     """Show what apply would change. Read-only: never writes to Flow Service."""
-    from flowplan import commands, render
+    from flowplan import render
     from flowplan.plan import save_plan
 
-    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    ctx = _context(manifest_path, state_path)
     planned = ctx.plan(targets)
     if out_path is not None:
         save_plan(planned.plan, out_path)
@@ -217,7 +226,7 @@ def apply(
 
         saved = load_plan(planfile)
         manifest_path = Path(saved.manifest_path)
-    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    ctx = _context(manifest_path, state_path)
     color = _use_color(no_color)
     printer = commands.EventPrinter(fmt == "json", _style(color), color)
     return ctx.apply(saved, targets, parallelism, lock_timeout, auto_approve, printer)
@@ -258,9 +267,9 @@ def import_command(
     key: str, connection_id: str, manifest_path: Path, state_path: Path | None
 ) -> int:
     """Bring existing connection CONNECTION_ID under manifest key KEY (state only)."""
-    from flowplan import commands, state_commands
+    from flowplan import state_commands
 
-    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    ctx = _context(manifest_path, state_path)
     entry = state_commands.import_connection(ctx, key, connection_id)
     click.echo(
         f"Imported {entry.id} ({entry.attributes.name!r}) as {key}. Run `flowplan plan`: "
@@ -279,9 +288,9 @@ def state() -> None:
 @state_option
 def state_list(manifest_path: Path, state_path: Path | None) -> int:
     """Every managed key with its connection id and name."""
-    from flowplan import commands, state_commands
+    from flowplan import state_commands
 
-    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    ctx = _context(manifest_path, state_path)
     for key, conn_id, name in state_commands.list_entries(ctx):
         click.echo(f"{key}\t{conn_id}\t{name}")
     return 0
@@ -293,9 +302,9 @@ def state_list(manifest_path: Path, state_path: Path | None) -> int:
 @state_option
 def state_show(key: str, manifest_path: Path, state_path: Path | None) -> int:
     """One entry as JSON (secrets only as fingerprints)."""
-    from flowplan import commands, state_commands
+    from flowplan import state_commands
 
-    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    ctx = _context(manifest_path, state_path)
     click.echo(state_commands.show_entry(ctx, key))
     return 0
 
@@ -306,9 +315,9 @@ def state_show(key: str, manifest_path: Path, state_path: Path | None) -> int:
 @state_option
 def state_rm(key: str, manifest_path: Path, state_path: Path | None) -> int:
     """Forget KEY: flowplan stops managing its connection, which is NOT deleted."""
-    from flowplan import commands, state_commands
+    from flowplan import state_commands
 
-    ctx = commands.Context.open(manifest_path, state_path or _default_state(manifest_path))
+    ctx = _context(manifest_path, state_path)
     entry = state_commands.remove_entry(ctx, key)
     click.echo(f"Removed {key} from the state; connection {entry.id} still exists.")
     return 0

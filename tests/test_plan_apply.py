@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -193,47 +189,6 @@ def test_second_apply_is_refused_naming_the_holder(
     assert f"locked by another apply (pid {os.getpid()}" in err
     assert emulator.connections(ORG, "prod") == []
     assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
-
-
-def test_sigkilled_apply_then_reapply_has_no_duplicates(write: Any, tmp_path: Path) -> None:
-    names = [f"Conn {i}" for i in range(40)]
-    with Emulator(latency_ms=20) as emu:
-        path = write(hubspot_manifest(*names))
-        child_env = {
-            **os.environ,
-            "FLOWPLAN_ENDPOINT": emu.flow_url,
-            "AEP_ACCESS_TOKEN": "t",
-            "AEP_API_KEY": "k",
-            "AEP_ORG_ID": ORG,
-            "HS_CLIENT_ID": "c",
-            **SECRETS,
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "flowplan",
-            "apply",
-            "-f",
-            str(path),
-            "--auto-approve",
-            "--parallelism",
-            "4",
-        ]
-        for delay in (0.4, 0.7, 1.0):
-            proc = subprocess.Popen(
-                command, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            time.sleep(delay)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        final = subprocess.run(
-            command, env=child_env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert final.returncode == 0, final.stderr
-        conns = emu.connections(ORG, "prod")
-        assert sorted(c["name"] for c in conns) == sorted(names)
-        state = StateStore(path.with_suffix(".state.json")).load(ORG, "prod")
-        assert {e.id for e in state.connections.values()} == {c["id"] for c in conns}
 
 
 def test_errors_without_traceback(
