@@ -56,7 +56,6 @@ class Applier:
             futures = {pool.submit(self._one, c): c for c in work}
             for future in as_completed(futures):
                 future.result()
-        self._record_protect_only(changes)
         return self.result
 
     def _one(self, change: Change) -> None:
@@ -142,6 +141,9 @@ class Applier:
         assert change.id is not None  # noqa: S101 - the planner sets both for updates
         assert change.etag is not None  # noqa: S101
         ops = patch_ops(change, conn)
+        if not ops:  # only `protect` changed: nothing to send
+            self.writer.record(change.key, self._entry(change, change.id, change.etag))
+            return
         try:
             etag = self.client.patch_connection(change.id, change.etag, ops)
         except ConflictError:
@@ -181,22 +183,6 @@ class Applier:
         with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
             self.client.delete_connection(change.id)
         self.writer.forget(change.key)
-
-    def _record_protect_only(self, changes: tuple[Change, ...]) -> None:
-        """A no-op whose `protect` changed needs only the state updated."""
-        for change in changes:
-            entry = self.writer.state.connections.get(change.key)
-            if change.action is Action.NOOP and entry and entry.protect != change.protect:
-                self.writer.record(
-                    change.key,
-                    StateEntry(
-                        entry.id,
-                        entry.etag,
-                        entry.attributes,
-                        change.protect,
-                        entry.secret_fingerprints,
-                    ),
-                )
 
 
 def _masked_secret(field_name: str, conn: ResolvedConnection) -> bool:

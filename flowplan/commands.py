@@ -75,7 +75,7 @@ class Context:
             planned = self.plan(targets, state, client)
             plan = planned.plan
             if saved is not None:
-                check_fingerprints(saved, plan)
+                check_against_fresh(saved, plan)
                 plan = saved
             else:
                 printer.plan(plan)
@@ -117,14 +117,25 @@ def check_saved_plan(saved: Plan, manifest: Manifest, state: State) -> None:
         )
 
 
-def check_fingerprints(saved: Plan, fresh: Plan) -> None:
-    """The secrets read now must be those the plan was made with."""
-    now = {c.key: c.secret_fingerprints for c in fresh.changes}
+def check_against_fresh(saved: Plan, fresh: Plan) -> None:
+    """The secrets read now must be those the plan was made with, and a plan made now must
+    do the same thing to each key (a connection created meanwhile turns a reviewed create into
+    an adoption: applying the create would duplicate it)."""
+    now = {c.key: c for c in fresh.changes}
     for change in saved.actionable:
-        if change.secret_fingerprints and now.get(change.key) != change.secret_fingerprints:
+        current = now.get(change.key)
+        if change.secret_fingerprints and (
+            current is None or current.secret_fingerprints != change.secret_fingerprints
+        ):
             raise StalePlanError(
                 f"{change.key}: a secret differs from the one the plan was made with; run plan "
                 "again"
+            )
+        if current is None or current.action is not change.action:
+            now_does = "nothing" if current is None else str(current.action)
+            raise StalePlanError(
+                f"{change.key}: the sandbox changed since the plan was made (planned: "
+                f"{change.action}, now: {now_does}); run plan again"
             )
 
 

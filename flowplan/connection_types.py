@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 BATCH_PROVIDER = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
-STREAMING_PROVIDER = "521eee4d-8cbe-4906-bb48-fb6bd4450033"
 
 
 @dataclass(frozen=True, slots=True)

@@ -313,7 +313,6 @@ class _SemanticChecker:
             auth_spec_name=auth_spec_name if isinstance(auth_spec_name, str) else None,
             params=checked,
             secret_params=secret_params,
-            line=self.doc.key_position(base).line,
         )
 
     def _spec(self, body: Mapping[str, Any]) -> tuple[ConnectionType | None, SpecRef | None]:

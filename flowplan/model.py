@@ -7,7 +7,7 @@ never shows them, so a stray print or log line cannot leak one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class DesiredConnection:
     auth_spec_name: str | None  # None: the spec's default, known once the spec is known
     params: Mapping[str, ParamValue]
     secret_params: frozenset[str] | None  # None: spec not built in; learnt from the API
-    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,4 +130,3 @@ class RemoteConnection:
     updated_by: str = ""
     updated_at: int = 0  # epoch ms
     updated_client: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)

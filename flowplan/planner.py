@@ -164,6 +164,10 @@ def _managed(record: DesiredRecord, entry: StateEntry, remote: RemoteConnection 
             **common,
         )
     fields = diff(remote.attributes, record.attributes)
+    if (
+        entry.protect != record.protect
+    ):  # recorded in the state only; Flow Service has no such field
+        fields += (FieldChange("protect", entry.protect, record.protect),)
     sensitive = _sensitive(record.secret_fingerprints, entry.secret_fingerprints)
     reason = ""
     if drift is not None and not drift.fields and record.secret_fingerprints:

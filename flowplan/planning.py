@@ -147,7 +147,6 @@ def without_secrets(remote: RemoteConnection, catalog: SpecCatalog) -> RemoteCon
         updated_by=remote.updated_by,
         updated_at=remote.updated_at,
         updated_client=remote.updated_client,
-        extra=remote.extra,
     )
 
 

@@ -237,7 +237,6 @@ class StateWriter:
         self._lock = threading.Lock()
         self._dirty = False
         self._stop = threading.Event()
-        self.writes = 0
         self._thread = threading.Thread(target=self._run, daemon=True, name="state-writer")
         self._thread.start()
 
@@ -256,7 +255,6 @@ class StateWriter:
             if not self._dirty:
                 return
             self.store.save(self.state)
-            self.writes += 1
             self._dirty = False
 
     def _run(self) -> None:

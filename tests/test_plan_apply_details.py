@@ -217,3 +217,41 @@ def test_lock_timeout_waits_for_the_holder(
     holder.join()
     assert code == 0, err
     assert time.monotonic() - start >= 0.5
+
+
+def test_protect_added_later_is_recorded_and_then_enforced(
+    emulator: Emulator, env: dict[str, str], write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(hubspot_manifest("Alpha"))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    path.write_text(
+        hubspot_manifest("Alpha").replace("type: hubspot", "type: hubspot\n    protect: true")
+    )
+    code, out, _ = run(capsys, "plan", "-f", str(path), "--detailed-exitcode")
+    assert code == 2
+    assert "~ protect: false -> true" in out
+    before = len(emulator.requests)
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    assert not [r for r in emulator.requests[before:] if r.method == "PATCH"]
+    assert run(capsys, "plan", "-f", str(path), "--detailed-exitcode")[0] == 0
+    path.write_text(hubspot_manifest())
+    code, _, err = run(capsys, "plan", "-f", str(path))
+    assert code == 1
+    assert "alpha: is protected" in err
+
+
+def test_saved_create_refused_when_the_connection_appeared_meanwhile(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    path = write(hubspot_manifest("Alpha"))
+    planfile = tmp_path / "p.plan"
+    assert run(capsys, "plan", "-f", str(path), "--out", str(planfile))[0] == 0
+    emulator.seed(ORG, "prod", name="Alpha", params=hubspot_params("someone"))
+    code, _, err = run(capsys, "apply", str(planfile))
+    assert code == 1
+    assert "planned: create, now: adopt" in err
+    assert len(emulator.connections(ORG, "prod")) == 1
