@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowplan import __version__
+from flowplan import __version__, redact
 from flowplan.connection_types import BUILTIN_TYPES
 from flowplan.errors import Diagnostic, FlowplanError, ManifestError
 
@@ -45,7 +45,7 @@ def report_error(error: FlowplanError) -> None:
         count = len(error.diagnostics)
         click.echo(f"{count} problem{'s' if count != 1 else ''} found.", err=True)
         return
-    click.echo(f"Error: {error}", err=True)
+    click.echo(f"Error: {redact.scrub(str(error))}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,9 +57,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     if debug:
-        logging.basicConfig(
-            level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
-        )
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(redact.ScrubFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logging.basicConfig(level=logging.DEBUG, handlers=[handler])
         logging.getLogger("urllib3").setLevel(logging.INFO)
 
 

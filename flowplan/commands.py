@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from flowplan import manifest as manifest_module
-from flowplan import render
+from flowplan import redact, render
 from flowplan.applier import Applier, Event
 from flowplan.client import FlowServiceClient
 from flowplan.errors import ApplyError, StalePlanError
@@ -164,7 +164,7 @@ class EventPrinter:
         self.color = color  # click strips ANSI off a TTY unless told otherwise
 
     def _emit(self, event: dict[str, Any]) -> None:
-        click.echo(json.dumps(event, sort_keys=True))
+        click.echo(redact.scrub(json.dumps(event, sort_keys=True)))
 
     def plan(self, plan: Plan) -> None:
         if self.as_json:
@@ -177,7 +177,7 @@ class EventPrinter:
             self._emit(event)
             return
         if event["type"] == "error":
-            message = self.style(f"! {event['key']}: {event['message']}", "red")
+            message = self.style(f"! {event['key']}: {redact.scrub(event['message'])}", "red")
             click.echo(message, err=True, color=self.color)
             return
         sign = {"created": "+", "updated": "~", "deleted": "-", "adopted": "<="}[event["verb"]]

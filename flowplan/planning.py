@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from flowplan import planner
+from flowplan import planner, redact
 from flowplan.client import FlowServiceClient, is_plain_filter_value
 from flowplan.connection_types import AuthSpec, type_for_spec
 from flowplan.errors import PlanError, ReferenceResolutionError
@@ -92,6 +92,7 @@ def resolve(
             if isinstance(value, Template):
                 text = resolver.resolve(value, problems)
                 if param in secret_names:
+                    redact.register(text)
                     secrets[param] = SecretValue(text)
                 else:
                     params[param] = text

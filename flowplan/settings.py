@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flowplan import redact
 from flowplan.errors import ConfigError
 
 DEFAULT_ENDPOINT = "https://platform.adobe.io/data/foundation/flowservice"
@@ -69,6 +70,9 @@ class Settings:
         ims = get("FLOWPLAN_IMS_ENDPOINT") or DEFAULT_IMS_ENDPOINT
         check_endpoint("FLOWPLAN_ENDPOINT", endpoint)
         check_endpoint("FLOWPLAN_IMS_ENDPOINT", ims)
+        for credential in (token, secret):
+            if credential:
+                redact.register(credential)
         assert org is not None  # noqa: S101 - checked above
         assert sandbox is not None  # noqa: S101
         assert api_key is not None  # noqa: S101

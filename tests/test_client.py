@@ -287,3 +287,41 @@ def test_no_secret_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
         assert secret not in everything
     for token in emu.config.issued_tokens:
         assert token not in everything
+
+
+def test_an_api_message_quoting_a_secret_is_scrubbed(
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    """If the API ever echoed a value it was sent, the user would still not see it."""
+    from conftest import hubspot_manifest
+
+    from flowplan.cli import main
+    from flowplan.emulator import store
+
+    secret = "CANARY-echoed-secret-42"
+
+    def echoing_create(self: store.FlowStore, caller: Any, body: Any) -> Any:
+        params = body["auth"]["params"]
+        raise store.bad_request("1406", f"rejected {params['clientSecret']}")
+
+    monkeypatch.setattr(store.FlowStore, "create", echoing_create)
+    for key, value in {
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "AEP_ACCESS_TOKEN": TOKEN,
+        "AEP_API_KEY": "k",
+        "AEP_ORG_ID": ORG,
+        "HS_CLIENT_ID": "c",
+        "HS_CLIENT_SECRET": secret,
+        "HS_ACCESS_TOKEN": "at-value",
+        "HS_REFRESH_TOKEN": "rt-value",
+    }.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "flowplan.yaml"
+    path.write_text(hubspot_manifest("Alpha"))
+    assert main(["--debug", "apply", "-f", str(path), "--auto-approve"]) == 1
+    out, err = capsys.readouterr()
+    assert "rejected (sensitive value)" in err
+    assert secret not in out + err
