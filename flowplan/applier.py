@@ -223,6 +223,6 @@ def patch_ops(change: Change, conn: ResolvedConnection) -> list[dict[str, Any]]:
                     "value": conn.attributes.description,
                 }
             )
-    if change.sends_auth_params or "authSpecName" in changed:
+    if change.sends_auth_params:
         ops.append({"op": "replace", "path": "/auth/params", "value": auth_params(conn)})
     return ops

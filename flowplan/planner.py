@@ -155,12 +155,14 @@ def _managed(record: DesiredRecord, entry: StateEntry, remote: RemoteConnection 
         drift = Drift(
             diff(entry.attributes, remote.attributes), remote.updated_by, remote.updated_at
         )
-    if remote.attributes.spec != record.attributes.spec:
+    immutable = _immutable_change(remote.attributes, record.attributes)
+    if immutable:
         return Change(
             action=Action.REPLACE,
+            fields=diff(remote.attributes, record.attributes),
             sensitive=dict.fromkeys(record.secret_fingerprints, "set"),
             drift=drift,
-            reason="the connection spec cannot be changed in place: delete, then create",
+            reason=f"the {immutable} cannot be changed in place: delete, then create",
             **common,
         )
     fields = diff(remote.attributes, record.attributes)
@@ -186,6 +188,16 @@ def _managed(record: DesiredRecord, entry: StateEntry, remote: RemoteConnection 
         reason=reason,
         **common,
     )
+
+
+def _immutable_change(remote: Attributes, desired: Attributes) -> str:
+    """What differs that Flow Service cannot PATCH: the spec (1414), or the auth spec, since
+    only /name, /description and /auth/params are documented as patchable."""
+    if remote.spec != desired.spec:
+        return "connection spec"
+    if remote.auth_spec_name != desired.auth_spec_name:
+        return "auth spec"
+    return ""
 
 
 def _delete(key: str, entry: StateEntry, remote: RemoteConnection | None) -> Change:

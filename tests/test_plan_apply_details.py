@@ -255,3 +255,42 @@ def test_saved_create_refused_when_the_connection_appeared_meanwhile(
     assert code == 1
     assert "planned: create, now: adopt" in err
     assert len(emulator.connections(ORG, "prod")) == 1
+
+
+def test_auth_spec_switch_replaces_the_connection(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DYN_PASSWORD", "p")
+    monkeypatch.setenv("DYN_KEY", "k")
+    basic = """version: 1
+sandbox: prod
+connections:
+  dyn:
+    type: microsoft-dynamics
+    name: Dynamics
+    auth:
+      params: {serviceUri: "https://x.example", username: u, password: "${env:DYN_PASSWORD}"}
+"""
+    principal = basic.replace(
+        "    auth:\n", "    auth:\n      specName: Service Principal Key Based Authentication\n"
+    ).replace(
+        'username: u, password: "${env:DYN_PASSWORD}"',
+        'servicePrincipalId: sp, servicePrincipalKey: "${env:DYN_KEY}"',
+    )
+    path = write(basic)
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    first = emulator.connections(ORG, "prod")[0]["id"]
+    path.write_text(principal)
+    code, out, _ = run(capsys, "plan", "-f", str(path), "--detailed-exitcode")
+    assert code == 2
+    assert "-/+ connection.dyn" in out
+    assert "the auth spec cannot be changed in place" in out
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    (now,) = emulator.connections(ORG, "prod")
+    assert now["id"] != first
+    assert now["auth"]["specName"] == "Service Principal Key Based Authentication"
+    assert run(capsys, "plan", "-f", str(path), "--detailed-exitcode")[0] == 0

@@ -222,3 +222,11 @@ def test_remote_queries_batch_ids_and_names() -> None:
     assert [f"connectionSpec.id=={HUBSPOT_SPEC}", "name==New 0,New 1,New 2"] in queries
     assert [f"connectionSpec.id=={OTHER.id}"] in queries  # a comma or quote: list the spec
     assert len(queries) == 5
+
+
+def test_auth_spec_change_is_a_replace() -> None:
+    old = attrs("A")
+    new = Attributes(SPEC, "A", None, "OAuth 2 Refresh Code", {"clientId": "c"})
+    change = only(plan({"a": desired("a", new)}, state(a=entry("1", old)), [remote("1", old)]))
+    assert change.action is Action.REPLACE
+    assert "auth spec cannot be changed in place" in change.reason
