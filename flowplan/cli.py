@@ -377,6 +377,7 @@ def emulator(
         seed=seed,
         strict=strict,
         log_requests=True,
+        record_requests=False,
     )
     click.echo(f"Flow Service emulator: FLOWPLAN_ENDPOINT={emu.flow_url}")
     click.echo(f"IMS token endpoint:    FLOWPLAN_IMS_ENDPOINT={emu.ims_url}", nl=True)

@@ -339,3 +339,15 @@ def test_routes_and_shapes_exist_in_adobes_openapi(emulator: Emulator) -> None:
     assert set(paths["/connections"]["get"]["responses"]) >= {"200"}
     assert "201" in paths["/connections"]["post"]["responses"]
     assert "204" in paths["/connections/{BASE_CONNECTION_ID}/"]["delete"]["responses"]
+
+
+def test_a_long_running_emulator_does_not_grow() -> None:
+    from flowplan.emulator.store import MAX_CACHED_LISTINGS
+
+    with Emulator(record_requests=False) as emu:
+        conn = create(emu)
+        for i in range(MAX_CACHED_LISTINGS + 20):
+            call(emu, "GET", "/connections", params={"property": f"name==n{i}"})
+            call(emu, "GET", "/connections", params={"property": f"id=={conn['id']},x{i}"})
+        assert emu.requests == []
+        assert len(emu.store._listing) <= MAX_CACHED_LISTINGS

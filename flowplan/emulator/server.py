@@ -75,7 +75,8 @@ class EmulatorConfig:
         Fault("drop_after_write"),
     )
     slow_delay: float = 3.0
-    log_requests: bool = False
+    log_requests: bool = False  # one line per request on the log (method, path, status)
+    record_requests: bool = True  # keep every request for tests; off for a long-running server
     issued_tokens: set[str] = field(default_factory=set)
 
 
@@ -455,6 +456,8 @@ class Emulator:
     def record(
         self, handler: _Handler, method: str, path: str, status: int, raw: bytes, fault: str | None
     ) -> None:
+        if not self.config.record_requests:
+            return
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

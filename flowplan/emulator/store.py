@@ -29,6 +29,7 @@ SECRET_MASK = "********"  # noqa: S105 - GUESS: the API shows "a partial view of
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20  # GUESS: undocumented; aepp asks for 20
 PATCHABLE = {"/name", "/description", "/auth/params"}
+MAX_CACHED_LISTINGS = 64  # a long-running emulator must not grow without bound
 
 
 class ApiProblem(Exception):
@@ -322,25 +323,30 @@ class FlowStore:
         if cached is not None and cached[0] == self._writes:
             return cached[1], cached[2]
         bucket = self._bucket(caller)
-        candidates = _by_ids(bucket, filters)
+        named = _by_ids(bucket, filters)
+        candidates = bucket.values() if named is None else named
         entries = sorted(
             (order.key(r), r["id"]) for r in candidates if all(p(r) for p in predicates)
         )
         keys, ids = [k for k, _ in entries], [i for _, i in entries]
+        if named is not None:  # an id== answer is cheap: not worth keeping
+            return keys, ids
+        if len(self._listing) >= MAX_CACHED_LISTINGS:
+            self._listing.clear()
         self._listing[cache_key] = (self._writes, keys, ids)
         return keys, ids
 
 
 def _by_ids(
     bucket: dict[str, dict[str, Any]], filters: tuple[str, ...]
-) -> Iterable[dict[str, Any]]:
-    """Records an `id==a,b` filter names, looked up directly as a service's index would; every
-    record when there is none. The filter itself is still applied to the result."""
+) -> list[dict[str, Any]] | None:
+    """Records an `id==a,b` filter names, looked up directly as a service's index would; None
+    when no filter names ids. The filter itself is still applied to the result."""
     for expression in filters:
         if expression.startswith("id=="):
             ids = (v.strip().strip('"') for v in expression[len("id==") :].split(","))
             return [bucket[i] for i in dict.fromkeys(ids) if i in bucket]
-    return bucket.values()
+    return None
 
 
 def _now_ms() -> int:
