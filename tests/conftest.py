@@ -60,3 +60,12 @@ def hubspot_params(tag: str = "x") -> dict[str, str]:
         "accessToken": f"SECRET-at-{tag}",
         "refreshToken": f"SECRET-rt-{tag}",
     }
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The CLI in-process: (exit code, stdout, stderr)."""
+    from flowplan.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, ROOT, hubspot_manifest, hubspot_params
+from conftest import ORG, ROOT, hubspot_manifest, hubspot_params, run
 
-from flowplan.cli import main
 from flowplan.emulator import Emulator
 
 SCRIPT = ROOT / ".github" / "flowplan-action" / "run.sh"
@@ -136,12 +135,6 @@ def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
         "NO_COLOR": "1",
     }.items():
         monkeypatch.setenv(key, value)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_import_and_state_commands(

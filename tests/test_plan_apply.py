@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, hubspot_params
+from conftest import ORG, hubspot_manifest, hubspot_params, run
 from jsonschema import Draft202012Validator
 
 from flowplan import render
-from flowplan.cli import main
 from flowplan.emulator import Emulator, Fault
 from flowplan.model import Attributes, SpecRef
 from flowplan.plan import Action, Change, Plan
@@ -42,12 +41,6 @@ def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def remote_names(emu: Emulator) -> list[str]:

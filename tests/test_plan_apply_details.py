@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, hubspot_params
+from conftest import ORG, hubspot_manifest, hubspot_params, run
 
-from flowplan.cli import main
 from flowplan.emulator import Emulator
 from flowplan.state import StateStore
 
@@ -40,12 +39,6 @@ def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     return values
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_plan_request_budget(
