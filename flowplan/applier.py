@@ -123,7 +123,7 @@ class Applier:
         filters = [f"connectionSpec.id=={attrs.spec.id}"]
         if is_plain_filter_value(attrs.name):
             filters.append(f"name=={attrs.name}")
-        managed = {e.id for e in self.writer.state.connections.values()}
+        managed = self.writer.managed_ids()
         found = [
             r
             for r in self.client.list_connections(filters)

@@ -245,6 +245,11 @@ class StateWriter:
             self.state.connections[key] = entry
             self._dirty = True
 
+    def managed_ids(self) -> set[str]:
+        """The connection ids the state manages, read under the lock other threads write with."""
+        with self._lock:
+            return {e.id for e in self.state.connections.values()}
+
     def forget(self, key: str) -> None:
         with self._lock:
             self.state.connections.pop(key, None)
