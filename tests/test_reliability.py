@@ -70,6 +70,11 @@ def child_env(emu: Emulator, org: str = ORG, **extra: str) -> dict[str, str]:
     }
 
 
+def apply_argv(path: Path, *extra: str) -> list[str]:
+    """`flowplan apply -f PATH --auto-approve …` as a child process runs it."""
+    return [sys.executable, "-m", "flowplan", "apply", "-f", str(path), "--auto-approve", *extra]
+
+
 def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -258,7 +263,7 @@ def _faulty_apply(tmp_path: Path, count: int, fail_rate: float, seed: int) -> No
         runs = []
         for _ in range(3):
             result = subprocess.run(
-                [sys.executable, "-m", "flowplan", "apply", "-f", str(path), "--auto-approve"],
+                apply_argv(path),
                 env=env,
                 capture_output=True,
                 text=True,
@@ -309,17 +314,7 @@ def _kill_and_reapply(tmp_path: Path, trials: int, seed: int) -> None:
         path = tmp_path / "m.yaml"
         path.write_text(manifest(conns))
         env = child_env(emu)
-        command = [
-            sys.executable,
-            "-m",
-            "flowplan",
-            "apply",
-            "-f",
-            str(path),
-            "--auto-approve",
-            "--parallelism",
-            "4",
-        ]
+        command = apply_argv(path, "--parallelism", "4")
         for trial in range(trials):
             if trial and trial % 3 == 0:  # change the manifest now and then: updates, deletes
                 conns = {
@@ -360,17 +355,7 @@ def test_concurrent_applies_one_holds_the_lock(tmp_path: Path, processes: int) -
         conns = {f"c{i}": (f"Conn {i}", None, "id-1") for i in range(40)}
         path = tmp_path / "m.yaml"
         path.write_text(manifest(conns))
-        command = [
-            sys.executable,
-            "-m",
-            "flowplan",
-            "apply",
-            "-f",
-            str(path),
-            "--auto-approve",
-            "--parallelism",
-            "2",
-        ]
+        command = apply_argv(path, "--parallelism", "2")
         procs = [
             subprocess.Popen(
                 command,
@@ -415,7 +400,7 @@ def test_lock_of_a_killed_holder_does_not_block(tmp_path: Path, emulator: Emulat
     holder.send_signal(signal.SIGKILL)
     holder.communicate()
     result = subprocess.run(
-        [sys.executable, "-m", "flowplan", "apply", "-f", str(path), "--auto-approve"],
+        apply_argv(path),
         env=child_env(emulator),
         capture_output=True,
         text=True,
