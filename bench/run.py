@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flowplan.emulator import Emulator
-from flowplan.state import StateStore
+from flowplan.state.file import StateStore
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowplan.refs import Template
+from flowplan.references.resolver import Template
 
 ParamValue = Template | int | float | bool
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from conftest import HUBSPOT_SPEC, ORG, hubspot_params
 
-from flowplan.client import FlowServiceClient
 from flowplan.emulator import Emulator, Fault
 from flowplan.errors import (
     AuthError,
@@ -22,7 +21,8 @@ from flowplan.errors import (
     RejectedError,
     ServerError,
 )
-from flowplan.settings import Settings
+from flowplan.flowservice.client import FlowServiceClient
+from flowplan.flowservice.settings import Settings
 
 TOKEN = "TOKEN-VALUE-0123456789"
 CLIENT_SECRET = "CLIENT-SECRET-9876543210"

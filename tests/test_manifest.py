@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import HUBSPOT_PARAMS, ROOT, hubspot_manifest
 
-from flowplan import manifest
 from flowplan.errors import ManifestError
+from flowplan.manifest import loader as manifest
 
 
 def problems(text: str | bytes) -> list[tuple[int, str]]:

@@ -13,9 +13,9 @@ import pytest
 from conftest import ROOT
 from jsonschema import Draft202012Validator
 
-from flowplan import manifest
-from flowplan.connection_types import BUILTIN_TYPES
-from flowplan.schema_files import load_schema
+from flowplan.flowservice.catalog import BUILTIN_TYPES
+from flowplan.manifest import loader as manifest
+from flowplan.manifest.schema_files import load_schema
 
 SCHEMA = load_schema("manifest.schema.json")
 

@@ -11,12 +11,12 @@ import pytest
 from conftest import ORG, hubspot_manifest, hubspot_params, run
 from jsonschema import Draft202012Validator
 
-from flowplan import render
 from flowplan.emulator import Emulator, Fault
+from flowplan.engine.changes import Action, Change, Plan
+from flowplan.manifest.schema_files import load_schema
 from flowplan.model import Attributes, SpecRef
-from flowplan.plan import Action, Change, Plan
-from flowplan.schema_files import load_schema
-from flowplan.state import StateStore
+from flowplan.output import render
+from flowplan.state.file import StateStore
 
 SECRETS = {
     "HS_CLIENT_SECRET": "CANARY-client-secret-7f3a",

@@ -17,7 +17,7 @@ import pytest
 from conftest import ORG, hubspot_manifest, hubspot_params, run
 
 from flowplan.emulator import Emulator
-from flowplan.state import StateStore
+from flowplan.state.file import StateStore
 
 BASE_ENV = {
     "AEP_ACCESS_TOKEN": "t",

@@ -7,11 +7,11 @@ from conftest import HUBSPOT_SPEC, ORG
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowplan.engine.changes import Action
+from flowplan.engine.planner import plan
 from flowplan.errors import PlanError
 from flowplan.model import Attributes, DesiredRecord, RemoteConnection, SpecRef
-from flowplan.plan import Action
-from flowplan.planner import plan
-from flowplan.state import State, StateEntry
+from flowplan.state.model import State, StateEntry
 
 SPEC = SpecRef(HUBSPOT_SPEC, "1.0")
 OTHER = SpecRef("cfc0fee1-7dc0-40ef-b73e-d8b134c436f5", "1.0")
@@ -203,13 +203,13 @@ def test_property_plan_of_an_applied_world_is_empty(world: dict[str, tuple[str, 
     ],
 )
 def test_which_names_a_filter_can_carry(name: str, plain: bool) -> None:
-    from flowplan.client import is_plain_filter_value
+    from flowplan.flowservice.client import is_plain_filter_value
 
     assert is_plain_filter_value(name) is plain
 
 
 def test_remote_queries_batch_ids_and_names() -> None:
-    from flowplan.planning import remote_queries
+    from flowplan.engine.prepare import remote_queries
 
     entries = {f"m{i}": entry(f"id-{i:04d}", attrs(f"M{i}")) for i in range(250)}
     wanted = {k: desired(k, e.attributes) for k, e in entries.items()}

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from flowplan.cli import main
 from flowplan.emulator import Emulator, Fault
-from flowplan.state import StateStore
+from flowplan.state.file import StateStore
 
 SECRETS = {
     "HS_CLIENT_SECRET": "CANARY-cs-4f1e9a",
@@ -387,7 +387,8 @@ def test_lock_of_a_killed_holder_does_not_block(tmp_path: Path, emulator: Emulat
             sys.executable,
             "-c",
             (
-                "import time; from pathlib import Path; from flowplan.state import StateStore\n"
+                "import time; from pathlib import Path\n"
+                "from flowplan.state.file import StateStore\n"
                 f"with StateStore(Path({str(path.with_suffix('.state.json'))!r})).lock():\n"
                 "    print('held', flush=True); time.sleep(60)"
             ),

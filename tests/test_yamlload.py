@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from flowplan import yamlload
 from flowplan.errors import ManifestError
+from flowplan.manifest import yaml_loader as yamlload
 
 
 def error_of(text: str) -> tuple[int, int, str]:

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flowplan.connection_types import BUILTIN_TYPES
 from flowplan.emulator.store import ApiProblem, Caller, FlowStore, parse_filter
+from flowplan.flowservice.catalog import BUILTIN_TYPES
 
 FLOW_PREFIX = "/data/foundation/flowservice"
 IMS_PATH = "/ims/token/v3"

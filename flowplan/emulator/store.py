@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import jsonpatch
 from jsonschema import Draft7Validator
 
-from flowplan.connection_types import BY_SPEC_ID, ConnectionType
+from flowplan.flowservice.catalog import BY_SPEC_ID, ConnectionType
 
 SECRET_MASK = "********"  # noqa: S105 - GUESS: the API shows "a partial view of the credentials"
 MAX_LIMIT = 100

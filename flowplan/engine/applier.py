@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowplan.client import FlowServiceClient, is_plain_filter_value
+from flowplan.engine.changes import Action, Change
+from flowplan.engine.planner import diff
 from flowplan.errors import ConflictError, FlowplanError, NotFoundError, OutcomeUnknownError
+from flowplan.flowservice.client import FlowServiceClient, is_plain_filter_value
 from flowplan.model import Attributes, ResolvedConnection
-from flowplan.plan import Action, Change
-from flowplan.planner import diff
-from flowplan.state import StateEntry, StateWriter
+from flowplan.state.model import StateEntry
+from flowplan.state.writer import StateWriter
 
 MAX_CREATE_ATTEMPTS = 3
 

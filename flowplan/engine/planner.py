@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from flowplan.engine.changes import ORDER, Action, Change, Drift, FieldChange
 from flowplan.errors import PlanError
 from flowplan.model import Attributes, DesiredRecord, RemoteConnection
-from flowplan.plan import ORDER, Action, Change, Drift, FieldChange
-from flowplan.state import State, StateEntry
+from flowplan.state.model import State, StateEntry
 
 
 def diff(before: Attributes, after: Attributes) -> tuple[FieldChange, ...]:

@@ -7,8 +7,8 @@ import json
 import time
 from collections.abc import Callable
 
+from flowplan.engine.changes import Action, Change, Plan
 from flowplan.model import Attributes
-from flowplan.plan import Action, Change, Plan
 
 GITHUB_COMMENT_LIMIT = 65_536
 

@@ -36,8 +36,8 @@ from flowplan.errors import (
     RejectedError,
     ServerError,
 )
+from flowplan.flowservice.settings import Settings
 from flowplan.model import Attributes, RemoteConnection, SpecRef
-from flowplan.settings import Settings
 
 log = logging.getLogger("flowplan.http")
 

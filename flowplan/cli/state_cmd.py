@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowplan.commands import Context
+from flowplan.cli.context import Context
+from flowplan.engine.prepare import SpecCatalog, without_secrets
 from flowplan.errors import PlanError
-from flowplan.planning import SpecCatalog, without_secrets
-from flowplan.state import StateEntry
+from flowplan.state.model import StateEntry
 
 
 def import_connection(ctx: Context, key: str, conn_id: str) -> StateEntry:

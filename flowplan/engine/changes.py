@@ -13,8 +13,8 @@ from typing import Any
 
 from flowplan import __version__
 from flowplan.errors import StalePlanError
+from flowplan.manifest.schema_files import validator
 from flowplan.model import Attributes
-from flowplan.schema_files import validator
 
 FORMAT_VERSION = "1"
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
-from flowplan import refs, yamlload
-from flowplan.connection_types import BUILTIN_TYPES, ConnectionType, type_for_spec
 from flowplan.errors import Diagnostic, ManifestError
+from flowplan.flowservice.catalog import BUILTIN_TYPES, ConnectionType, type_for_spec
+from flowplan.manifest import yaml_loader as yamlload
+from flowplan.manifest.schema_files import load_schema, validator
 from flowplan.model import DesiredConnection, Manifest, ParamValue, SpecRef
-from flowplan.schema_files import load_schema, validator
+from flowplan.references import resolver as refs
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

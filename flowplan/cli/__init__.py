@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flowplan import __version__, redact
-from flowplan.connection_types import BUILTIN_TYPES
 from flowplan.errors import Diagnostic, FlowplanError, ManifestError
+from flowplan.flowservice.catalog import BUILTIN_TYPES
 
 if TYPE_CHECKING:
-    from flowplan.commands import Context
+    from flowplan.cli.context import Context
 
 DEFAULT_MANIFEST = "flowplan.yaml"
 BUILTIN_TYPE_NAMES = tuple(BUILTIN_TYPES)
@@ -83,7 +83,7 @@ def validate(manifest_path: Path, files: tuple[Path, ...]) -> int:
 
     FILES (as pre-commit passes them) are checked instead of -f; every problem of every file
     is reported."""
-    from flowplan import manifest
+    from flowplan.manifest import loader as manifest
 
     problems: list[Diagnostic] = []
     for path in files or (manifest_path,):
@@ -102,7 +102,7 @@ def validate(manifest_path: Path, files: tuple[Path, ...]) -> int:
 def _context(manifest_path: Path, state_path: Path | None) -> Context:
     """The manifest, settings and state store a command works on (state defaults beside the
     manifest: flowplan.yaml -> flowplan.state.json)."""
-    from flowplan import commands
+    from flowplan.cli import context as commands
 
     return commands.Context.open(
         manifest_path, state_path or manifest_path.with_suffix(".state.json")
@@ -166,8 +166,8 @@ def plan(
     no_color: bool,
 ) -> int:
     """Show what apply would change. Read-only: never writes to Flow Service."""
-    from flowplan import render
-    from flowplan.plan import save_plan
+    from flowplan.engine.changes import save_plan
+    from flowplan.output import render
 
     ctx = _context(manifest_path, state_path)
     planned = ctx.plan(targets)
@@ -219,11 +219,11 @@ def apply(
     no_color: bool,
 ) -> int:
     """Make the sandbox match the manifest (or apply a saved PLANFILE)."""
-    from flowplan import commands
+    from flowplan.cli import context as commands
 
     saved = None
     if planfile is not None:
-        from flowplan.plan import load_plan
+        from flowplan.engine.changes import load_plan
 
         saved = load_plan(planfile)
         manifest_path = Path(saved.manifest_path)
@@ -245,8 +245,8 @@ def apply(
 @color_option
 def show(planfile: Path, fmt: str, no_color: bool) -> int:
     """Render a saved plan (offline), e.g. as markdown for a pull-request comment."""
-    from flowplan import render
-    from flowplan.plan import load_plan
+    from flowplan.engine.changes import load_plan
+    from flowplan.output import render
 
     saved = load_plan(planfile)
     if fmt == "json":
@@ -268,7 +268,7 @@ def import_command(
     key: str, connection_id: str, manifest_path: Path, state_path: Path | None
 ) -> int:
     """Bring existing connection CONNECTION_ID under manifest key KEY (state only)."""
-    from flowplan import state_commands
+    from flowplan.cli import state_cmd as state_commands
 
     ctx = _context(manifest_path, state_path)
     entry = state_commands.import_connection(ctx, key, connection_id)
@@ -289,7 +289,7 @@ def state() -> None:
 @state_option
 def state_list(manifest_path: Path, state_path: Path | None) -> int:
     """Every managed key with its connection id and name."""
-    from flowplan import state_commands
+    from flowplan.cli import state_cmd as state_commands
 
     ctx = _context(manifest_path, state_path)
     for key, conn_id, name in state_commands.list_entries(ctx):
@@ -303,7 +303,7 @@ def state_list(manifest_path: Path, state_path: Path | None) -> int:
 @state_option
 def state_show(key: str, manifest_path: Path, state_path: Path | None) -> int:
     """One entry as JSON (secrets only as fingerprints)."""
-    from flowplan import state_commands
+    from flowplan.cli import state_cmd as state_commands
 
     ctx = _context(manifest_path, state_path)
     click.echo(state_commands.show_entry(ctx, key))
@@ -316,7 +316,7 @@ def state_show(key: str, manifest_path: Path, state_path: Path | None) -> int:
 @state_option
 def state_rm(key: str, manifest_path: Path, state_path: Path | None) -> int:
     """Forget KEY: flowplan stops managing its connection, which is NOT deleted."""
-    from flowplan import state_commands
+    from flowplan.cli import state_cmd as state_commands
 
     ctx = _context(manifest_path, state_path)
     entry = state_commands.remove_entry(ctx, key)
@@ -334,10 +334,10 @@ def state_rm(key: str, manifest_path: Path, state_path: Path | None) -> int:
 @click.option("--sandbox", default=None, help="Sandbox [default: AEP_SANDBOX_NAME].")
 def export(type_name: str | None, sandbox: str | None) -> int:
     """Print a manifest for the sandbox's existing connections (secrets as ${env:…})."""
-    from flowplan.client import FlowServiceClient
-    from flowplan.exporter import export_manifest
-    from flowplan.planning import SpecCatalog, without_secrets
-    from flowplan.settings import Settings
+    from flowplan.engine.export import export_manifest
+    from flowplan.engine.prepare import SpecCatalog, without_secrets
+    from flowplan.flowservice.client import FlowServiceClient
+    from flowplan.flowservice.settings import Settings
 
     settings = Settings.from_env(os.environ, sandbox)
     client = FlowServiceClient(settings)
@@ -364,7 +364,7 @@ def emulator(
 ) -> int:
     """Run the local Flow Service + IMS emulator until interrupted."""
     from flowplan.emulator import Emulator
-    from flowplan.settings import is_loopback
+    from flowplan.flowservice.settings import is_loopback
 
     if not is_loopback(host):
         click.echo(f"Warning: listening on {host}, beyond this machine.", err=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-_CHECKOUT = Path(__file__).resolve().parent.parent / "schemas"
+_CHECKOUT = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def schema_text(name: str) -> str:

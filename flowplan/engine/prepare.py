@@ -13,10 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from flowplan import planner, redact
-from flowplan.client import FlowServiceClient, is_plain_filter_value
-from flowplan.connection_types import AuthSpec, type_for_spec
+from flowplan import redact
+from flowplan.engine import planner
+from flowplan.engine.changes import Plan
 from flowplan.errors import PlanError, ReferenceResolutionError
+from flowplan.flowservice.catalog import AuthSpec, type_for_spec
+from flowplan.flowservice.client import FlowServiceClient, is_plain_filter_value
 from flowplan.model import (
     Attributes,
     DesiredRecord,
@@ -25,9 +27,8 @@ from flowplan.model import (
     ResolvedConnection,
     SecretValue,
 )
-from flowplan.plan import Plan
-from flowplan.refs import Resolver, Template
-from flowplan.state import State
+from flowplan.references.resolver import Resolver, Template
+from flowplan.state.model import State
 
 IDS_PER_QUERY = 100  # one page each; ~3.7 KB of ids, well under common 8 KiB URL limits
 NAME_CHARS_PER_QUERY = 2000

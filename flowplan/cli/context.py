@@ -13,17 +13,20 @@ from typing import Any
 
 import click
 
-from flowplan import manifest as manifest_module
-from flowplan import redact, render
-from flowplan.applier import Applier, Event
-from flowplan.client import FlowServiceClient
+from flowplan import redact
+from flowplan.engine.applier import Applier, Event
+from flowplan.engine.changes import Plan
+from flowplan.engine.prepare import Planned, make_plan
 from flowplan.errors import ApplyError, StalePlanError
+from flowplan.flowservice.client import FlowServiceClient
+from flowplan.flowservice.settings import Settings
+from flowplan.manifest import loader as manifest_module
 from flowplan.model import Manifest
-from flowplan.plan import Plan
-from flowplan.planning import Planned, make_plan
-from flowplan.refs import Resolver
-from flowplan.settings import Settings
-from flowplan.state import State, StateStore, StateWriter
+from flowplan.output import render
+from flowplan.references.resolver import Resolver
+from flowplan.state.file import StateStore
+from flowplan.state.model import State
+from flowplan.state.writer import StateWriter
 
 
 @dataclass

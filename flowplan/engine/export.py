@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from flowplan.connection_types import BUILTIN_TYPES, type_for_spec
+from flowplan.engine.prepare import SpecCatalog
+from flowplan.flowservice.catalog import BUILTIN_TYPES, type_for_spec
 from flowplan.model import RemoteConnection
-from flowplan.planning import SpecCatalog
 
 _NOT_KEY = re.compile(r"[^a-z0-9_-]+")
 

@@ -1,0 +1,1 @@
+"""The engine: resolving the desired resources, reading the remote, planning, applying."""

@@ -1,0 +1,1 @@
+"""What flowplan prints: plans as text, markdown and JSON, and apply progress."""

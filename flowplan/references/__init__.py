@@ -1,0 +1,1 @@
+"""`${…}` references in manifest values and how they are resolved (environment, files)."""

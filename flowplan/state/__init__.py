@@ -1,0 +1,1 @@
+"""The state: what it records (model), where it lives (backends), how applies write it."""
