@@ -3,12 +3,9 @@ schemas/plan.schema.json (the `--format json` output and the saved plan file).""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from flowplan import __version__
@@ -185,24 +182,3 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StalePlanError(f"{where} is damaged ({exc.__class__.__name__}: {exc})") from None
-
-
-def save_plan(plan: Plan, path: Path) -> None:
-    """Written 0600: a plan file is treated like a state file (it may carry the state's key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(plan.to_dict(include_key=True), handle, indent=2)
-        handle.write("\n")
-    tmp.replace(path)
-
-
-def load_plan(path: Path) -> Plan:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StalePlanError(f"no plan file {path}") from None
-    except (OSError, ValueError):
-        raise StalePlanError(f"{path} is not a readable flowplan plan (truncated?)") from None
-    return Plan.from_dict(data, str(path))

@@ -1,0 +1,52 @@
+"""`flowplan emulator`: the local Flow Service + IMS emulator."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--latency-ms", default=0, type=click.IntRange(0), help="Delay every answer.")
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of Flow Service requests that fail (429, 5xx, dropped answers).",
+)
+@click.option("--seed", default=None, type=int, help="Seed for --fail-rate's choices.")
+@click.option("--strict", is_flag=True, help="Accept only tokens issued by this emulator's IMS.")
+def emulator(
+    host: str, port: int, latency_ms: int, fail_rate: float, seed: int | None, strict: bool
+) -> int:
+    """Run the local Flow Service + IMS emulator until interrupted."""
+    from flowplan.emulator import Emulator
+    from flowplan.flowservice.settings import is_loopback
+
+    if not is_loopback(host):
+        click.echo(f"Warning: listening on {host}, beyond this machine.", err=True)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    emu = Emulator(
+        host,
+        port,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        seed=seed,
+        strict=strict,
+        log_requests=True,
+        record_requests=False,
+    )
+    click.echo(f"Flow Service emulator: FLOWPLAN_ENDPOINT={emu.flow_url}")
+    click.echo(f"IMS token endpoint:    FLOWPLAN_IMS_ENDPOINT={emu.ims_url}", nl=True)
+    sys.stdout.flush()
+    try:
+        emu.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0

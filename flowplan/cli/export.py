@@ -1,0 +1,32 @@
+"""`flowplan export`: print a manifest for the sandbox's existing connections."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from flowplan.flowservice.catalog import BUILTIN_TYPES
+
+
+@click.command()
+@click.option(
+    "--type",
+    "type_name",
+    type=click.Choice(sorted(BUILTIN_TYPES)),
+    help="Only connections of this built-in type.",
+)
+@click.option("--sandbox", default=None, help="Sandbox [default: AEP_SANDBOX_NAME].")
+def export(type_name: str | None, sandbox: str | None) -> int:
+    """Print a manifest for the sandbox's existing connections (secrets as ${env:…})."""
+    from flowplan.engine.export import export_manifest
+    from flowplan.engine.prepare import SpecCatalog, without_secrets
+    from flowplan.flowservice.client import FlowServiceClient
+    from flowplan.flowservice.settings import Settings
+
+    settings = Settings.from_env(os.environ, sandbox)
+    client = FlowServiceClient(settings)
+    catalog = SpecCatalog(client)
+    remote = [without_secrets(r, catalog) for r in client.list_connections()]
+    click.echo(export_manifest(remote, catalog, settings.sandbox, type_name), nl=False)
+    return 0

@@ -1,0 +1,70 @@
+"""Saved plans: writing and reading them, and the rules that refuse a stale one."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from flowplan.engine.changes import Plan
+from flowplan.errors import StalePlanError
+from flowplan.model import Manifest
+from flowplan.state.model import State
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Written 0600: a plan file is treated like a state file (it may carry the state's key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(plan.to_dict(include_key=True), handle, indent=2)
+        handle.write("\n")
+    tmp.replace(path)
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StalePlanError(f"no plan file {path}") from None
+    except (OSError, ValueError):
+        raise StalePlanError(f"{path} is not a readable flowplan plan (truncated?)") from None
+    return Plan.from_dict(data, str(path))
+
+
+def check_saved_plan(saved: Plan, manifest: Manifest, state: State) -> None:
+    """Terraform's rule: a plan applies only to the state (lineage, serial) it was made from."""
+    if (saved.org, saved.sandbox) != (state.org, state.sandbox):
+        raise StalePlanError(f"the plan is for org {saved.org}, sandbox {saved.sandbox}")
+    if saved.manifest_digest != manifest.digest:
+        raise StalePlanError("the manifest changed since the plan was made; run plan again")
+    if saved.state_exists != state.exists or (
+        state.exists and (saved.state_lineage, saved.state_serial) != (state.lineage, state.serial)
+    ):
+        raise StalePlanError(
+            "the saved plan is stale: the state changed since the plan was made (another apply?); "
+            "run plan again"
+        )
+
+
+def check_against_fresh(saved: Plan, fresh: Plan) -> None:
+    """The secrets read now must be those the plan was made with, and a plan made now must
+    do the same thing to each key (a connection created meanwhile turns a reviewed create into
+    an adoption: applying the create would duplicate it)."""
+    now = {c.key: c for c in fresh.changes}
+    for change in saved.actionable:
+        current = now.get(change.key)
+        if change.secret_fingerprints and (
+            current is None or current.secret_fingerprints != change.secret_fingerprints
+        ):
+            raise StalePlanError(
+                f"{change.key}: a secret differs from the one the plan was made with; run plan "
+                "again"
+            )
+        if current is None or current.action is not change.action:
+            now_does = "nothing" if current is None else str(current.action)
+            raise StalePlanError(
+                f"{change.key}: the sandbox changed since the plan was made (planned: "
+                f"{change.action}, now: {now_does}); run plan again"
+            )
