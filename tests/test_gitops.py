@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import ORG, ROOT, hubspot_manifest, hubspot_params, run
 
 from flowplan.emulator import Emulator
@@ -25,6 +26,9 @@ def fake_flowplan(folder: Path, plan_code: int) -> Path:
         f'echo "$@" >> "{folder}/calls"\n'
         'if [ "$1" = show ]; then echo "### flowplan: stub markdown"; exit 0; fi\n'
         'if [ "$1" = plan ]; then touch "${@: -1}"; fi\n'
+        'if [ "$1" = apply ]; then echo "+ created alpha"; fi\n'
+        f'if [ {plan_code} -eq 1 ]; then echo "::error::annotation" ; '
+        'echo "Error: stub failure" >&2; fi\n'
         f"exit {plan_code}\n"
     )
     stub.chmod(0o755)
@@ -34,6 +38,14 @@ def fake_flowplan(folder: Path, plan_code: int) -> Path:
 def run_action(
     folder: Path, command: str, stub: Path | str, **extra: str
 ) -> tuple[int, dict[str, str], str]:
+    code, outputs, summary, _ = run_action_full(folder, command, stub, **extra)
+    return code, outputs, summary
+
+
+def run_action_full(
+    folder: Path, command: str, stub: Path | str, **extra: str
+) -> tuple[int, dict[str, str], str, str]:
+    """run.sh as action.yml runs it: (exit code, outputs, step summary, stdout + stderr)."""
     output, summary = folder / "output", folder / "summary"
     output.write_text("")
     summary.write_text("")
@@ -57,7 +69,7 @@ def run_action(
         check=False,
     )
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-    return result.returncode, outputs, summary.read_text()
+    return result.returncode, outputs, summary.read_text(), result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
@@ -72,6 +84,9 @@ def test_action_maps_plan_exit_codes(
     assert outputs["exit-code"] == str(code)
     assert outputs["has-changes"] == has_changes
     assert outputs["plan-file"] == str(tmp_path / "flowplan.plan")
+    assert outputs["comment-marker"] == "<!-- flowplan:plan:flowplan.yaml -->"
+    markdown = Path(outputs["markdown-file"]).read_text()
+    assert markdown.startswith("<!-- flowplan:plan:flowplan.yaml -->\n")
     calls = (tmp_path / "calls").read_text()
     assert (
         f"plan -f flowplan.yaml --detailed-exitcode --out {tmp_path}/flowplan.plan --target a"
@@ -79,20 +94,152 @@ def test_action_maps_plan_exit_codes(
     )
     if code in (0, 2):
         assert "stub markdown" in summary
+        assert "stub markdown" in markdown
+        assert "<!--" not in summary  # the marker is for the comment only
         assert f"show {tmp_path}/flowplan.plan --format markdown" in calls
     else:
+        # A failed plan's comment shows what flowplan said (stderr), not "see the log".
         assert "plan failed (exit 1)" in summary
+        assert "```text\nError: stub failure\n```" in markdown
+        assert "::error" not in markdown  # workflow commands are not the error text
+
+
+def test_action_apply_and_validate_pass_exit_codes_through(tmp_path: Path) -> None:
+    for code in (0, 1):
+        stub = fake_flowplan(tmp_path, code)
+        assert run_action(tmp_path, "apply", stub)[0] == code
+        assert "apply -f flowplan.yaml --auto-approve" in (tmp_path / "calls").read_text()
+        assert run_action(tmp_path, "apply", stub, FLOWPLAN_PLAN_FILE="saved.plan")[0] == code
+        assert "apply saved.plan" in (tmp_path / "calls").read_text()
+        assert run_action(tmp_path, "validate", stub)[0] == code
 
 
 @pytest.mark.parametrize("code", [0, 1])
-def test_action_apply_and_validate_pass_exit_codes_through(tmp_path: Path, code: int) -> None:
+def test_action_apply_writes_the_step_summary(tmp_path: Path, code: int) -> None:
     stub = fake_flowplan(tmp_path, code)
-    assert run_action(tmp_path, "apply", stub)[0] == code
-    assert "apply -f flowplan.yaml --auto-approve" in (tmp_path / "calls").read_text()
-    assert run_action(tmp_path, "apply", stub, FLOWPLAN_PLAN_FILE="saved.plan")[0] == code
-    assert "apply saved.plan" in (tmp_path / "calls").read_text()
-    assert run_action(tmp_path, "validate", stub)[0] == code
-    assert run_action(tmp_path, "destroy", stub)[0] == 1
+    exit_code, outputs, summary, log = run_action_full(tmp_path, "apply", stub)
+    assert (exit_code, outputs["exit-code"]) == (code, str(code))
+    assert "+ created alpha" in log  # still in the job log as it happens
+    outcome = "succeeded" if code == 0 else "failed (exit 1)"
+    assert summary.startswith(f"### flowplan: apply {outcome} for `flowplan.yaml`\n")
+    assert "+ created alpha" in summary
+    if code:
+        assert "Error: stub failure" in summary
+
+
+def test_action_comment_marker_is_per_manifest(tmp_path: Path) -> None:
+    stub = fake_flowplan(tmp_path, 2)
+    markers = set()
+    for manifest, directory in [
+        ("flowplan.yaml", "."),
+        ("envs/prod.yaml", "."),
+        ("envs/prod.yaml", "./infra/"),
+        ("we<i>rd -->.yaml", "."),
+    ]:
+        _, outputs, _ = run_action(
+            tmp_path,
+            "plan",
+            stub,
+            FLOWPLAN_MANIFEST=manifest,
+            FLOWPLAN_WORKING_DIRECTORY=directory,
+        )
+        marker = outputs["comment-marker"]
+        assert Path(outputs["markdown-file"]).read_text().startswith(marker + "\n")
+        markers.add(marker)
+    assert markers == {
+        "<!-- flowplan:plan:flowplan.yaml -->",
+        "<!-- flowplan:plan:envs/prod.yaml -->",
+        "<!-- flowplan:plan:infra/envs/prod.yaml -->",
+        "<!-- flowplan:plan:we_i_rd_--_.yaml -->",  # nothing can end the HTML comment early
+    }
+
+
+def test_action_quotes_long_or_fenced_errors_safely(tmp_path: Path) -> None:
+    stub = tmp_path / "flowplan-stub"
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        'for i in $(seq 1 3000); do echo "line $i of a long error message"; done >&2\n'
+        "echo 'a ```` fence' >&2\n"
+        "exit 1\n"
+    )
+    stub.chmod(0o755)
+    _, outputs, summary = run_action(tmp_path, "plan", stub)
+    markdown = Path(outputs["markdown-file"]).read_text()
+    assert markdown.endswith(summary)  # the same text, less the marker
+    assert len(markdown) < 65536  # one GitHub comment
+    assert "\n`````text\n(earlier lines cut; the job log has them all)\n" in markdown
+    assert markdown.endswith("line 3000 of a long error message\na ```` fence\n`````\n")
+    assert "line 1 of" not in markdown
+
+
+def test_action_comment_fits_one_github_comment_with_its_marker(tmp_path: Path) -> None:
+    row = "| `connection.x` | create |\n"
+    (tmp_path / "long.md").write_text(row * (65536 // len(row)))  # flowplan may fill it all
+    stub = tmp_path / "flowplan-stub"
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [ "$1" = show ]; then cat "{tmp_path}/long.md"; exit 0; fi\n'
+        'touch "${@: -1}"; exit 2\n'
+    )
+    stub.chmod(0o755)
+    _, outputs, summary = run_action(tmp_path, "plan", stub)
+    markdown = Path(outputs["markdown-file"]).read_text()
+    assert 65000 < len(markdown) <= 65536
+    assert markdown.endswith("|\n\n_(cut to fit one comment; the job summary has it all)_\n")
+    assert summary == (tmp_path / "long.md").read_text()  # the summary keeps it all
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"FLOWPLAN_COMMAND": "destroy"}, "command must be validate, plan or apply, not 'destroy'"),
+        ({"FLOWPLAN_COMMAND": ""}, "command must be validate, plan or apply"),
+        ({"FLOWPLAN_MANIFEST": "--help"}, "input manifest must be a path, not an option"),
+        ({"FLOWPLAN_MANIFEST": "a.yaml\nb"}, "input manifest must not contain control characters"),
+        ({"FLOWPLAN_PLAN_FILE": "p\nexit-code=0"}, "input plan-file must not contain control"),
+        ({"FLOWPLAN_ARGS": "--target 'a b'"}, "input args is split on whitespace; quotes"),
+        ({"FLOWPLAN_ARGS": "--target a\rb"}, "input args must not contain control characters"),
+        (
+            {"FLOWPLAN_INPUTS": '{\n  "command": "plan",\n  "plan-fle": "saved.plan"\n}'},
+            "unknown input 'plan-fle'",
+        ),
+        ({"FLOWPLAN_INPUTS": '{"command":"plan","Args ":""}'}, "unknown input 'Args '"),
+        ({"FLOWPLAN_INPUTS": '["command"]'}, "cannot read the action's inputs (FLOWPLAN_INPUTS is"),
+        (
+            {"FLOWPLAN_INPUTS": '{"manifest": "a"}'},
+            "cannot read the action's inputs (FLOWPLAN_INPUTS has",
+        ),
+    ],
+)
+def test_action_fails_closed_on_inputs_it_does_not_know(
+    tmp_path: Path, variables: dict[str, str], message: str
+) -> None:
+    stub = fake_flowplan(tmp_path, 0)
+    env = {"FLOWPLAN_COMMAND": "plan", **variables}
+    code, outputs, _, log = run_action_full(tmp_path, env.pop("FLOWPLAN_COMMAND"), stub, **env)
+    assert (code, outputs) == (1, {"exit-code": "1"})
+    assert f"::error title=flowplan action::{message}" in log
+    assert len([line for line in log.splitlines() if line.startswith("::")]) == 1
+    assert not (tmp_path / "calls").exists()  # flowplan never ran
+
+
+def test_action_accepts_every_input_it_declares(tmp_path: Path) -> None:
+    stub = fake_flowplan(tmp_path, 0)
+    declared = yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+    inputs = json.dumps({name: "" for name in declared} | {"command": "plan"}, indent=2)
+    code, _, _, log = run_action_full(
+        tmp_path,
+        "plan",
+        stub,
+        FLOWPLAN_INPUTS=inputs,
+        FLOWPLAN_ARGS="--target a\n--target b",
+        FLOWPLAN_CHECK_ONLY="true",
+    )
+    assert (code, log) == (0, "")
+    assert not (tmp_path / "calls").exists()  # checked only
+    code, _, _, _ = run_action_full(tmp_path, "plan", stub, FLOWPLAN_ARGS="--target a\n--target b")
+    assert code == 0
+    assert "--target a --target b" in (tmp_path / "calls").read_text()  # every line of args
 
 
 def test_action_with_the_real_cli(emulator: Emulator, tmp_path: Path) -> None:
@@ -104,20 +251,30 @@ def test_action_with_the_real_cli(emulator: Emulator, tmp_path: Path) -> None:
         "AEP_API_KEY": "k",
         "AEP_ORG_ID": ORG,
         "HS_CLIENT_ID": "c",
-        "HS_CLIENT_SECRET": "s",
-        "HS_ACCESS_TOKEN": "a",
-        "HS_REFRESH_TOKEN": "r",
+        "HS_CLIENT_SECRET": "client-secret-value",
+        "HS_ACCESS_TOKEN": "access-token-value",
+        "HS_REFRESH_TOKEN": "refresh-token-value",
     }
     code, outputs, summary = run_action(tmp_path, "plan", bin_dir / "flowplan", **extra)
     assert (code, outputs["has-changes"]) == (0, "true")
     assert summary.startswith("### flowplan: `prod`\n\n**Plan: 1 to create")
-    code, _, _ = run_action(
+    code, _, summary = run_action(
         tmp_path, "apply", bin_dir / "flowplan", FLOWPLAN_PLAN_FILE=outputs["plan-file"], **extra
     )
     assert code == 0
+    assert summary.startswith("### flowplan: apply succeeded for `flowplan.yaml`\n")
+    assert "Apply complete: 1 created" in summary
+    assert "-value" not in summary
     code, outputs, summary = run_action(tmp_path, "plan", bin_dir / "flowplan", **extra)
     assert (code, outputs["has-changes"]) == (0, "false")
     assert "No changes" in summary
+    del extra["HS_REFRESH_TOKEN"]
+    code, outputs, summary = run_action(tmp_path, "plan", bin_dir / "flowplan", **extra)
+    assert code == 1
+    markdown = Path(outputs["markdown-file"]).read_text()
+    assert "HS_REFRESH_TOKEN is not set" in markdown
+    for text in (markdown, summary):
+        assert "-value" not in text  # no secret, in the comment or anywhere
 
 
 @pytest.fixture
