@@ -47,6 +47,10 @@ class StateError(FlowplanError):
     """The state file is unusable: corrupt, newer format, other org or sandbox."""
 
 
+class StateConflictError(StateError):
+    """A state write lost its compare-and-swap: someone else wrote the state in between."""
+
+
 class LockError(FlowplanError):
     """Another process holds the state lock."""
 
@@ -57,6 +61,10 @@ class PlanError(FlowplanError):
 
 class StalePlanError(FlowplanError):
     """A saved plan no longer matches the state, the manifest or the secrets."""
+
+
+class EmulatorError(FlowplanError):
+    """The emulator cannot serve: its port is in use, its address is unusable."""
 
 
 class ApplyError(FlowplanError):

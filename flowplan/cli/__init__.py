@@ -15,7 +15,17 @@ from typing import Any
 import click
 
 from flowplan import __version__, redact
-from flowplan.cli import apply, emulator, export, import_cmd, plan, show, state, validate
+from flowplan.cli import (
+    apply,
+    emulator,
+    export,
+    force_unlock,
+    import_cmd,
+    plan,
+    show,
+    state,
+    validate,
+)
 from flowplan.cli.common import report_error
 from flowplan.errors import FlowplanError
 
@@ -43,6 +53,7 @@ for _command in (
     show.show,
     import_cmd.import_command,
     state.state,
+    force_unlock.force_unlock,
     export.export,
     emulator.emulator,
 ):

@@ -42,7 +42,7 @@ from flowplan.cli.common import (
 def apply(
     planfile: Path | None,
     manifest_path: Path,
-    state_path: Path | None,
+    state_path: str | None,
     auto_approve: bool,
     parallelism: int,
     targets: tuple[str, ...],

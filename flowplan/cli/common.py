@@ -51,12 +51,14 @@ manifest_option = click.option(
 )
 
 
-def open_context(manifest_path: Path, state_path: Path | None) -> Context:
-    """The manifest, settings and state store a command works on (state defaults beside the
-    manifest: flowplan.yaml -> flowplan.state.json)."""
+def open_context(manifest_path: Path, state_location: str | None) -> Context:
+    """The manifest, settings and state store a command works on (state: see
+    flowplan.state.location; by default beside the manifest, flowplan.yaml ->
+    flowplan.state.json)."""
     from flowplan.cli.context import Context
+    from flowplan.state.location import open_state
 
-    return Context.open(manifest_path, state_path or manifest_path.with_suffix(".state.json"))
+    return Context.open(manifest_path, open_state(manifest_path, state_location))
 
 
 def use_color(no_color: bool) -> bool:
@@ -77,9 +79,10 @@ def style_for(color: bool) -> Any:
 state_option = click.option(
     "--state",
     "state_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="LOCATION",
     default=None,
-    help="The state file [default: the manifest's path with .state.json].",
+    help="The state: a path, postgresql://… or s3://BUCKET/KEY [default: FLOWPLAN_STATE, "
+    "else the manifest's path with .state.json].",
 )
 target_option = click.option(
     "--target", "targets", multiple=True, metavar="KEY", help="Only this key (repeatable)."

@@ -33,10 +33,10 @@ class Context:
     store: StateStore
 
     @classmethod
-    def open(cls, manifest_path: Path, state_path: Path) -> Context:
+    def open(cls, manifest_path: Path, store: StateStore) -> Context:
         loaded = manifest_module.load(manifest_path)
         settings = Settings.from_env(os.environ, loaded.sandbox)
-        return cls(loaded, settings, StateStore(state_path))
+        return cls(loaded, settings, store)
 
     def client(self, parallelism: int = 8) -> FlowServiceClient:
         return FlowServiceClient(self.settings, parallelism)

@@ -15,7 +15,7 @@ from flowplan.cli.common import manifest_option, open_context, state_option
 @manifest_option
 @state_option
 def import_command(
-    key: str, connection_id: str, manifest_path: Path, state_path: Path | None
+    key: str, connection_id: str, manifest_path: Path, state_path: str | None
 ) -> int:
     """Bring existing connection CONNECTION_ID under manifest key KEY (state only)."""
     from flowplan.cli import state_cmd as state_commands

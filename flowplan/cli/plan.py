@@ -38,7 +38,7 @@ from flowplan.cli.common import (
 @color_option
 def plan(
     manifest_path: Path,
-    state_path: Path | None,
+    state_path: str | None,
     out_path: Path | None,
     fmt: str,
     detailed_exitcode: bool,

@@ -1,54 +1,133 @@
-"""`flowplan state …`: inspect or forget state entries (never changes Flow Service)."""
+"""`flowplan state …`: inspect, forget, copy or move the state (never changes Flow Service, and
+needs no Flow Service credentials)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from flowplan.cli.common import manifest_option, open_context, state_option
+from flowplan.cli.common import manifest_option, state_option
+from flowplan.state.store import StateStore
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for a held state lock.",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
+def _store(manifest_path: Path, state_location: str | None) -> StateStore:
+    from flowplan.state.location import open_state
+
+    return open_state(manifest_path, state_location)
 
 
 @click.group()
 def state() -> None:
-    """Inspect or forget state entries (never changes Flow Service)."""
+    """Inspect, forget, copy or move the state (never changes Flow Service)."""
 
 
 @state.command("list")
 @manifest_option
 @state_option
-def state_list(manifest_path: Path, state_path: Path | None) -> int:
-    """Every managed key with its connection id and name."""
-    from flowplan.cli import state_cmd as state_commands
+@format_option
+def state_list(manifest_path: Path, state_path: str | None, fmt: str) -> int:
+    """Every managed resource with its id and name."""
+    from flowplan.cli import state_cmd
 
-    ctx = open_context(manifest_path, state_path)
-    for key, conn_id, name in state_commands.list_entries(ctx):
-        click.echo(f"{key}\t{conn_id}\t{name}")
+    rows = state_cmd.list_entries(_store(manifest_path, state_path))
+    if fmt == "json":
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+    for row in rows if fmt == "text" else ():
+        click.echo(f"{row.address}\t{row.id}\t{row.name}")
     return 0
 
 
 @state.command("show")
-@click.argument("key")
+@click.argument("address")
 @manifest_option
 @state_option
-def state_show(key: str, manifest_path: Path, state_path: Path | None) -> int:
+@format_option
+def state_show(address: str, manifest_path: Path, state_path: str | None, fmt: str) -> int:
     """One entry as JSON (secrets only as fingerprints)."""
-    from flowplan.cli import state_cmd as state_commands
+    from flowplan.cli import state_cmd
 
-    ctx = open_context(manifest_path, state_path)
-    click.echo(state_commands.show_entry(ctx, key))
+    del fmt  # the entry is JSON in both formats
+    click.echo(state_cmd.show_entry(_store(manifest_path, state_path), address))
     return 0
 
 
 @state.command("rm")
-@click.argument("key")
+@click.argument("address")
 @manifest_option
 @state_option
-def state_rm(key: str, manifest_path: Path, state_path: Path | None) -> int:
-    """Forget KEY: flowplan stops managing its connection, which is NOT deleted."""
-    from flowplan.cli import state_cmd as state_commands
+@lock_timeout_option
+def state_rm(address: str, manifest_path: Path, state_path: str | None, lock_timeout: float) -> int:
+    """Forget ADDRESS: flowplan stops managing it; the resource is NOT deleted."""
+    from flowplan.cli import state_cmd
 
-    ctx = open_context(manifest_path, state_path)
-    entry = state_commands.remove_entry(ctx, key)
-    click.echo(f"Removed {key} from the state; connection {entry.id} still exists.")
+    resource_id = state_cmd.remove_entry(_store(manifest_path, state_path), address, lock_timeout)
+    kind = address.partition(".")[0] if "." in address else "connection"
+    click.echo(f"Removed {address} from the state; {kind} {resource_id} still exists.")
+    return 0
+
+
+@state.command("pull")
+@manifest_option
+@state_option
+def state_pull(manifest_path: Path, state_path: str | None) -> int:
+    """Print the state as stored (JSON; secrets only as fingerprints)."""
+    from flowplan.cli import state_cmd
+
+    click.echo(state_cmd.pull(_store(manifest_path, state_path)), nl=False)
+    return 0
+
+
+@state.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace even another lineage or an older serial.")
+@manifest_option
+@state_option
+@lock_timeout_option
+def state_push(
+    file: Path, force: bool, manifest_path: Path, state_path: str | None, lock_timeout: float
+) -> int:
+    """Replace the state by FILE's (refused when its lineage differs or its serial is not
+    newer, unless --force)."""
+    from flowplan.cli import state_cmd
+
+    store = _store(manifest_path, state_path)
+    pushed = state_cmd.push(store, file, force, lock_timeout)
+    click.echo(f"Pushed {file} (serial {pushed.serial}) to {store.describe()}.")
+    return 0
+
+
+@state.command("migrate")
+@click.option("--to", "to", required=True, metavar="LOCATION", help="Where the state moves.")
+@click.option("--force", is_flag=True, help="Replace a state already at LOCATION.")
+@manifest_option
+@state_option
+@lock_timeout_option
+def state_migrate(
+    to: str, force: bool, manifest_path: Path, state_path: str | None, lock_timeout: float
+) -> int:
+    """Copy the state (lineage and serial kept) to LOCATION; the old one stays as it was."""
+    from flowplan.cli import state_cmd
+
+    source = _store(manifest_path, state_path)
+    target = _store(manifest_path, to)
+    moved = state_cmd.migrate(source, target, force, lock_timeout)
+    click.echo(
+        f"Copied the state (lineage {moved.lineage}, serial {moved.serial}) from "
+        f"{source.describe()} to {target.describe()}. Point --state, FLOWPLAN_STATE or the "
+        "manifest's state: at it; the old copy was left as it was."
+    )
     return 0
