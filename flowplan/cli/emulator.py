@@ -1,4 +1,4 @@
-"""`flowplan emulator`: the local Flow Service + IMS emulator."""
+"""`flowplan emulator`: the local Flow Service + Data Prep + IMS emulator."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import logging
 import sys
 
 import click
+
+from flowplan.errors import EmulatorError
 
 
 @click.command()
@@ -20,28 +22,56 @@ import click
 )
 @click.option("--seed", default=None, type=int, help="Seed for --fail-rate's choices.")
 @click.option("--strict", is_flag=True, help="Accept only tokens issued by this emulator's IMS.")
+@click.option(
+    "--sandbox",
+    "sandboxes",
+    multiple=True,
+    metavar="NAME",
+    help="A sandbox that exists (repeatable; others answer 404). Default: prod, dev, stage.",
+)
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="How much faster than the wall clock dataflow schedules run.",
+)
 def emulator(
-    host: str, port: int, latency_ms: int, fail_rate: float, seed: int | None, strict: bool
+    host: str,
+    port: int,
+    latency_ms: int,
+    fail_rate: float,
+    seed: int | None,
+    strict: bool,
+    sandboxes: tuple[str, ...],
+    time_scale: float,
 ) -> int:
     """Run the local Flow Service + IMS emulator until interrupted."""
     from flowplan.emulator import Emulator
+    from flowplan.emulator.backend import DEFAULT_SANDBOXES
     from flowplan.flowservice.settings import is_loopback
 
     if not is_loopback(host):
         click.echo(f"Warning: listening on {host}, beyond this machine.", err=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    emu = Emulator(
-        host,
-        port,
-        latency_ms=latency_ms,
-        fail_rate=fail_rate,
-        seed=seed,
-        strict=strict,
-        log_requests=True,
-        record_requests=False,
-    )
+    try:
+        emu = Emulator(
+            host,
+            port,
+            sandboxes=sandboxes or DEFAULT_SANDBOXES,
+            time_scale=time_scale,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            seed=seed,
+            strict=strict,
+            log_requests=True,
+            record_requests=False,
+        )
+    except EmulatorError as exc:
+        raise EmulatorError(f"{exc}; choose another with --port") from None
     click.echo(f"Flow Service emulator: FLOWPLAN_ENDPOINT={emu.flow_url}")
-    click.echo(f"IMS token endpoint:    FLOWPLAN_IMS_ENDPOINT={emu.ims_url}", nl=True)
+    click.echo(f"IMS token endpoint:    FLOWPLAN_IMS_ENDPOINT={emu.ims_url}")
+    click.echo(f"Sandboxes:             {', '.join(sorted(emu.backend.sandboxes))}")
     sys.stdout.flush()
     try:
         emu.serve_forever()

@@ -1,5 +1,5 @@
-"""A local Flow Service + IMS emulator, faithful to Adobe's published API (see server.py)."""
+"""A local Flow Service + Data Prep + IMS emulator, faithful to Adobe's published API."""
 
-from flowplan.emulator.server import Emulator, Fault
+from flowplan.emulator.core import Emulator, Fault
 
 __all__ = ["Emulator", "Fault"]
