@@ -7,11 +7,11 @@ never shows them, so a stray print or log line cannot leak one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowplan.references.resolver import Template
+from flowplan.references.resolver import Ref, Template
 
 ParamValue = Template | int | float | bool
 
@@ -43,6 +43,10 @@ class Manifest:
     sandbox: str | None
     connections: Mapping[str, DesiredConnection]
     digest: str  # sha256 of the file's bytes
+    environment: str | None = None  # the environment chosen (--env), if the manifest has them
+    state_location: str | None = None  # the manifest's top-level `state:`
+    env_state_location: str | None = None  # the chosen environment's `state:`
+    references: tuple[Ref, ...] = ()  # every distinct reference, for Resolver.prefetch
 
 
 class SecretValue:
@@ -66,6 +70,54 @@ class SecretValue:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+Attrs = Mapping[str, Any]
+"""A resource's managed, non-secret attributes in their JSON form: what is compared, planned,
+shown and recorded in the state. Each kind decides the keys (flowplan/kinds/)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Address:
+    """`KIND.KEY`: a resource's identity in plans, errors, `--target` and the state."""
+
+    kind: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+    @property
+    def section(self) -> str:
+        """The manifest and state section of the kind: `connection` -> `connections`."""
+        return f"{self.kind}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """A resource as the manifest wants it, references resolved: what apply sends."""
+
+    address: Address
+    attributes: Attrs
+    protect: bool = False
+    secrets: Mapping[str, SecretValue] = field(default_factory=dict)
+    requires: tuple[Address, ...] = ()  # the resources it references
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """A resource as Flow Service returns it, secret params dropped."""
+
+    id: str
+    etag: str
+    attributes: Attrs
+    updated_by: str = ""
+    updated_at: int = 0  # epoch ms
+    updated_client: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)  # kind-specific, not compared
+
+
+# Legacy connection records, kept only while the HTTP client's connection wrappers exist.
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,26 +149,6 @@ class Attributes:
             auth_spec_name=str(data["authSpecName"]),
             params=dict(data.get("params") or {}),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedConnection:
-    """A desired connection with its references resolved: what apply sends."""
-
-    key: str
-    attributes: Attributes
-    protect: bool
-    secrets: Mapping[str, SecretValue]
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredRecord:
-    """What the planner sees of a desired connection: attributes and secret fingerprints."""
-
-    key: str
-    attributes: Attributes
-    protect: bool
-    secret_fingerprints: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -366,7 +366,7 @@ def test_export_validate_plan_round_trip(
     assert len(imports) == 1
     assert twin in out
     code, plan_out, err = run(capsys, "plan", "-f", str(path))
-    assert (code, "flowplan import 42-sales-eu" in err) == (1, True)  # ambiguous until pinned
+    assert (code, "flowplan import connection.42-sales-eu" in err) == (1, True)  # until pinned
     assert run(capsys, *imports[0], "-f", str(path))[0] == 0
     code, plan_out, err = run(capsys, "plan", "-f", str(path), "--format", "json")
     assert code == 0, err

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from flowplan.emulator import Emulator, Fault
 from flowplan.engine.changes import Action, Change, Plan
 from flowplan.manifest.schema_files import load_schema
-from flowplan.model import Attributes, SpecRef
+from flowplan.kinds.connection import attributes
 from flowplan.output import render
 from flowplan.state.file import StateStore
 
@@ -247,9 +247,7 @@ def test_no_secret_in_any_output(
 
 
 def test_markdown_of_5000_creates_fits_one_comment() -> None:
-    attrs = Attributes(
-        SpecRef("cc6a4487-9e91-433e-a3a3-9cf6626c1806"), "n", "d", "Basic", {"a": "b"}
-    )
+    attrs = attributes("cc6a4487-9e91-433e-a3a3-9cf6626c1806", "1.0", "n", "d", "Basic", {"a": "b"})
     changes = tuple(Change(f"key-{i:05d}", Action.CREATE, after=attrs) for i in range(5000))
     plan = Plan(changes, ORG, "prod", "m.yaml", "0" * 64, "l", 0, False)
     text = render.render_markdown(plan)
@@ -286,9 +284,10 @@ def test_replace_and_every_action_in_json_and_markdown(
     actions = {c["key"]: c["action"] for c in doc["changes"]}
     assert actions == {"alpha": "replace", "beta": "update", "gamma": "adopt", "delta": "delete"}
     _, markdown, _ = run(capsys, "plan", "-f", str(path), "--format", "markdown")
-    assert "**Plan: 1 to create, 1 to update, 2 to delete, 1 to adopt.**" in markdown
+    # 1.1: a replace counts as a replace, not as a delete plus a create
+    assert "**Plan: 0 to create, 1 to update, 1 to replace, 1 to delete, 1 to adopt.**" in markdown
     for key in ("alpha", "beta", "gamma", "delta"):
-        assert f"`{key}`" in markdown
+        assert f"`connection.{key}`" in markdown
     assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
     conns = {c["name"]: c for c in emulator.connections(ORG, "prod")}
     assert sorted(conns) == ["Alpha", "Beta 2", "Gamma"]

@@ -144,7 +144,14 @@ def test_json_event_stream(
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["type"] for e in events] == ["plan", "change", "change", "summary"]
     assert {e["key"] for e in events if e["type"] == "change"} == {"alpha", "beta"}
-    assert events[-1] == {"type": "summary", "created": 2, "updated": 0, "deleted": 0, "adopted": 0}
+    assert events[-1] == {
+        "type": "summary",
+        "created": 2,
+        "updated": 0,
+        "replaced": 0,
+        "deleted": 0,
+        "adopted": 0,
+    }
 
 
 def _on_a_terminal(args: list[str], answer: bytes, env: dict[str, str], cwd: Path) -> str:

@@ -7,26 +7,28 @@ from conftest import HUBSPOT_SPEC, ORG
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowplan.engine.changes import Action
-from flowplan.engine.planner import plan
+from flowplan.engine import planner
+from flowplan.engine.changes import Action, Change
+from flowplan.engine.planner import Wanted
 from flowplan.errors import PlanError
-from flowplan.model import Attributes, DesiredRecord, RemoteConnection, SpecRef
+from flowplan.kinds.connection import ConnectionKind, attributes
+from flowplan.model import Address, Attrs, Desired, Remote, SpecRef
 from flowplan.state.model import State, StateEntry
 
 SPEC = SpecRef(HUBSPOT_SPEC, "1.0")
 OTHER = SpecRef("cfc0fee1-7dc0-40ef-b73e-d8b134c436f5", "1.0")
 
 
-def attrs(name: str, desc: str | None = None, spec: SpecRef = SPEC, cid: str = "c") -> Attributes:
-    return Attributes(spec, name, desc, "Basic Authentication", {"clientId": cid})
+def attrs(name: str, desc: str | None = None, spec: SpecRef = SPEC, cid: str = "c") -> Attrs:
+    return attributes(spec.id, spec.version, name, desc, "Basic Authentication", {"clientId": cid})
 
 
-def desired(key: str, a: Attributes, fp: str = "fp1", protect: bool = False) -> DesiredRecord:
-    return DesiredRecord(key, a, protect, {"clientSecret": fp})
+def desired(key: str, a: Attrs, fp: str = "fp1", protect: bool = False) -> Wanted:
+    return Wanted(Desired(Address("connection", key), a, protect), {"clientSecret": fp})
 
 
-def remote(cid: str, a: Attributes, etag: str = '"e1"') -> RemoteConnection:
-    return RemoteConnection(cid, etag, a, updated_by="bob@AdobeID", updated_at=1_700_000_000_000)
+def remote(cid: str, a: Attrs, etag: str = '"e1"') -> Remote:
+    return Remote(cid, etag, a, updated_by="bob@AdobeID", updated_at=1_700_000_000_000)
 
 
 def state(**entries: StateEntry) -> State:
@@ -36,9 +38,17 @@ def state(**entries: StateEntry) -> State:
 
 
 def entry(
-    cid: str, a: Attributes, etag: str = '"e1"', fp: str = "fp1", protect: bool = False
+    cid: str, a: Attrs, etag: str = '"e1"', fp: str = "fp1", protect: bool = False
 ) -> StateEntry:
     return StateEntry(cid, etag, a, protect, {"clientSecret": fp})
+
+
+def plan(
+    wanted: dict[str, Wanted], st: State, remotes: list[Remote], targets: tuple[str, ...] = ()
+) -> tuple[Change, ...]:
+    """The generic planner with the connection kind alone, keyed as the manifest keys them."""
+    by_address = {Address("connection", k): w for k, w in wanted.items()}
+    return planner.plan([ConnectionKind()], by_address, st, {"connection": remotes}, targets)
 
 
 def only(changes: tuple) -> object:  # type: ignore[type-arg]
@@ -74,7 +84,7 @@ def test_secret_only_change() -> None:
     change = only(plan({"a": desired("a", a, fp="new")}, state(a=entry("1", a)), [remote("1", a)]))
     assert change.action is Action.UPDATE
     assert change.fields == ()
-    assert change.sends_auth_params
+    assert change.sends_secrets
 
 
 def test_adopt_by_spec_and_name() -> None:
@@ -90,16 +100,32 @@ def test_adopt_by_spec_and_name() -> None:
 
 def test_ambiguous_adoption_fails_naming_ids() -> None:
     rs = [remote("8", attrs("A")), remote("9", attrs("A"))]
-    with pytest.raises(PlanError, match=r"2 connections are named 'A' \(8, 9\).*flowplan import a"):
+    with pytest.raises(
+        PlanError, match=r"2 connections are named 'A' \(8, 9\).*flowplan import connection.a"
+    ):
         plan({"a": desired("a", attrs("A"))}, state(), rs)
 
 
 def test_managed_connection_is_not_adopted_by_another_key() -> None:
     a = attrs("A")
     changes = plan(
-        {"a": desired("a", a), "b": desired("b", a)}, state(a=entry("1", a)), [remote("1", a)]
+        {"a": desired("a", attrs("A renamed")), "b": desired("b", a)},
+        state(a=entry("1", a)),
+        [remote("1", a)],
     )
-    assert {c.key: c.action for c in changes} == {"a": Action.NOOP, "b": Action.CREATE}
+    assert {c.key: c.action for c in changes} == {"a": Action.UPDATE, "b": Action.CREATE}
+
+
+def test_two_keys_never_manage_one_connection() -> None:
+    a = attrs("A")
+    with pytest.raises(PlanError, match="connection.b and connection.a both declare"):
+        plan({"a": desired("a", a), "b": desired("b", a)}, state(), [])
+    with pytest.raises(PlanError, match="records connection 1 under both connection.a and"):
+        plan(
+            {"a": desired("a", a), "b": desired("b", attrs("B"))},
+            state(a=entry("1", a), b=entry("1", attrs("B"))),
+            [remote("1", a)],
+        )
 
 
 def test_delete_and_protect() -> None:
@@ -152,18 +178,18 @@ def test_invisible_drift_resends_secrets() -> None:
 
 def test_targets() -> None:
     a, b = attrs("A"), attrs("B")
-    changes = plan({"a": desired("a", a), "b": desired("b", b)}, state(), [], targets=["b"])
+    changes = plan({"a": desired("a", a), "b": desired("b", b)}, state(), [], targets=("b",))
     assert [c.key for c in changes] == ["b"]
     with pytest.raises(PlanError, match="--target"):
-        plan({}, state(), [], targets=["nope"])
+        plan({}, state(), [], targets=("nope",))
 
 
 def test_bool_is_not_one() -> None:
-    a = Attributes(SPEC, "A", None, "x", {"flag": True})
-    b = Attributes(SPEC, "A", None, "x", {"flag": 1})
+    a = attributes(SPEC.id, SPEC.version, "A", None, "x", {"flag": True})
+    b = attributes(SPEC.id, SPEC.version, "A", None, "x", {"flag": 1})
     change = only(
         plan(
-            {"a": DesiredRecord("a", b, False, {})},
+            {"a": Wanted(Desired(Address("connection", "a"), b), {})},
             state(a=StateEntry("1", '"e"', a)),
             [remote("1", a, '"e"')],
         )
@@ -209,14 +235,11 @@ def test_which_names_a_filter_can_carry(name: str, plain: bool) -> None:
 
 
 def test_remote_queries_batch_ids_and_names() -> None:
-    from flowplan.engine.prepare import remote_queries
-
     entries = {f"m{i}": entry(f"id-{i:04d}", attrs(f"M{i}")) for i in range(250)}
-    wanted = {k: desired(k, e.attributes) for k, e in entries.items()}
-    wanted |= {f"n{i}": desired(f"n{i}", attrs(f"New {i}")) for i in range(3)}
-    wanted["odd"] = desired("odd", attrs("a, b", spec=OTHER))
-    wanted["quoted"] = desired("quoted", attrs('"', spec=OTHER))
-    queries = remote_queries(wanted, state(**entries))
+    new = [desired(f"n{i}", attrs(f"New {i}")).desired for i in range(3)]
+    new.append(desired("odd", attrs("a, b", spec=OTHER)).desired)
+    new.append(desired("quoted", attrs('"', spec=OTHER)).desired)
+    queries = ConnectionKind().remote_queries([e.id for e in entries.values()], new)
     id_queries = [q for q in queries if q[0].startswith("id==")]
     assert [len(q[0].split(",")) for q in id_queries] == [100, 100, 50]
     assert [f"connectionSpec.id=={HUBSPOT_SPEC}", "name==New 0,New 1,New 2"] in queries
@@ -226,7 +249,7 @@ def test_remote_queries_batch_ids_and_names() -> None:
 
 def test_auth_spec_change_is_a_replace() -> None:
     old = attrs("A")
-    new = Attributes(SPEC, "A", None, "OAuth 2 Refresh Code", {"clientId": "c"})
+    new = attributes(SPEC.id, SPEC.version, "A", None, "OAuth 2 Refresh Code", {"clientId": "c"})
     change = only(plan({"a": desired("a", new)}, state(a=entry("1", old)), [remote("1", old)]))
     assert change.action is Action.REPLACE
     assert "auth spec cannot be changed in place" in change.reason

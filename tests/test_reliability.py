@@ -547,8 +547,8 @@ def test_corrupt_state_and_plans_write_nothing(
     corrupt_states = {
         "truncated": good[: len(good) // 2],
         "not json": "this is not json",
-        "wrong version": good.replace('"version": 1', '"version": 7'),
-        "unknown version": good.replace('"version": 1', '"version": "one"'),
+        "wrong version": good.replace('"version": 2', '"version": 7'),
+        "unknown version": good.replace('"version": 2', '"version": "one"'),
         "other sandbox": good.replace('"sandbox": "prod"', '"sandbox": "dev"'),
         "other org": good.replace(ORG, "OTHER@AdobeOrg"),
         "missing fields": json.dumps({"version": 1, "lineage": "x"}),

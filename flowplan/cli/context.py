@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from flowplan.engine.applier import Applier
+from flowplan.cli.signals import interruptible
+from flowplan.engine.applier import Applier, new_counts
 from flowplan.engine.changes import Plan
 from flowplan.engine.prepare import Planned, make_plan
 from flowplan.engine.saved_plans import check_against_fresh, check_saved_plan
@@ -82,21 +83,28 @@ class Context:
                 if plan.has_changes and not _approved(auto_approve):
                     return 1
             if not plan.has_changes:
-                printer.done({"created": 0, "updated": 0, "deleted": 0, "adopted": 0})
+                printer.done(new_counts())
                 if not state.exists:
                     self.store.save(state)
                 return 0
+            kinds = {k.name: k for k in planned.kinds}
             writer = StateWriter(self.store, state)
-            try:
-                result = Applier(client, writer, planned.resolved, printer.event).run(
-                    plan.changes, parallelism
-                )
-            finally:
-                writer.close()
+            with interruptible(writer) as stop:
+                try:
+                    applier = Applier(
+                        client, writer, kinds, planned.desired, printer.event, stop.event
+                    )
+                    result = applier.run(plan.actionable, parallelism)
+                finally:
+                    writer.close()
         printer.done(result.counts)
-        if result.failures:
+        if stop.signal is not None:
+            printer.interrupted(stop.signal, len(result.not_started))
+            return 128 + stop.signal
+        if result.failures or result.skipped:
             raise ApplyError(
-                f"{len(result.failures)} change(s) failed; the others were applied and recorded "
+                f"{len(result.failures)} change(s) failed and {len(result.skipped)} were skipped "
+                "because they depend on one that failed; the others were applied and recorded "
                 "in the state. Fix the cause and run apply again"
             )
         return 0

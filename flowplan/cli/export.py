@@ -20,13 +20,14 @@ from flowplan.flowservice.catalog import BUILTIN_TYPES
 def export(type_name: str | None, sandbox: str | None) -> int:
     """Print a manifest for the sandbox's existing connections (secrets as ${env:…})."""
     from flowplan.engine.export import export_manifest
-    from flowplan.engine.prepare import SpecCatalog, without_secrets
     from flowplan.flowservice.client import FlowServiceClient
     from flowplan.flowservice.settings import Settings
+    from flowplan.flowservice.specs import SpecCatalog
+    from flowplan.kinds.connection import ConnectionKind
 
     settings = Settings.from_env(os.environ, sandbox)
     client = FlowServiceClient(settings)
     catalog = SpecCatalog(client)
-    remote = [without_secrets(r, catalog) for r in client.list_connections()]
+    remote = ConnectionKind(catalog).list_remote(client, ())
     click.echo(export_manifest(remote, catalog, settings.sandbox, type_name), nl=False)
     return 0

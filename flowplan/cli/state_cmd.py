@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowplan.cli.context import Context
-from flowplan.engine.prepare import SpecCatalog, without_secrets
 from flowplan.errors import PlanError, StateError
-from flowplan.state.model import State, StateEntry
+from flowplan.state.model import State
 from flowplan.state.store import StateStore, decode, serialise
 
 _KIND_OF_SECTION = {"connections": "connection"}
@@ -144,35 +142,6 @@ def migrate(source: StateStore, target: StateStore, force: bool, lock_timeout: f
         if target.read_bytes() != serialise(state):
             raise StateError(f"{target.describe()}: the copy reads back differently")
     return state
-
-
-def import_connection(ctx: Context, key: str, conn_id: str) -> StateEntry:
-    """Record connection `conn_id` as managed by manifest key `key`."""
-    if key not in ctx.manifest.connections:
-        raise PlanError(f"{key!r} is not a connection key in {ctx.manifest.path}; add it first")
-    client = ctx.client()
-    with ctx.store.lock():
-        state = ctx.load_state()
-        if key in state.connections:
-            raise PlanError(
-                f"{key!r} already manages connection {state.connections[key].id}; "
-                f"`flowplan state rm {key}` first to point it elsewhere"
-            )
-        owner = next((k for k, e in state.connections.items() if e.id == conn_id), None)
-        if owner is not None:
-            raise PlanError(f"connection {conn_id} is already managed by {owner!r}")
-        remote = without_secrets(client.get_connection(conn_id), SpecCatalog(client))
-        desired = ctx.manifest.connections[key]
-        if remote.attributes.spec.id != desired.spec.id:
-            raise PlanError(
-                f"connection {conn_id} has connection spec {remote.attributes.spec.id}, but "
-                f"{key!r} declares {desired.spec.id}"
-            )
-        # No fingerprints: the remote secrets cannot be read, so the next plan sends ours.
-        entry = StateEntry(remote.id, remote.etag, remote.attributes, desired.protect, {})
-        state.connections[key] = entry
-        ctx.store.save(state)
-    return entry
 
 
 def force_unlock(store: StateStore, lock_id: str) -> str:

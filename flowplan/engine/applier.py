@@ -1,39 +1,59 @@
-"""Applying a plan: create, update, adopt, delete and replace, up to N at once, recording each
-success in the state (through the batched StateWriter) as soon as it happens.
+"""Applying a plan: every change's steps in dependency order, up to N at once, each success
+recorded in the state (through the batched StateWriter) as soon as it happens.
 
-A create whose outcome is unknown is never blindly re-sent: the connection is looked up by
-spec and name first and adopted if it is there. An update sends If-Match with the etag seen at
-plan time, so a connection changed since then is never overwritten.
+Creates are safe to repeat: a create whose outcome is unknown is never blindly re-sent; the
+resource is looked up by identity, patiently (a POST that timed out may commit a moment
+later), adopted if it is there. Updates send If-Match with the etag seen at plan time, so a
+resource changed since then is never overwritten; a delete first re-reads the resource and
+refuses if its etag moved.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flowplan.engine.changes import Action, Change
-from flowplan.engine.planner import diff
-from flowplan.errors import ConflictError, FlowplanError, NotFoundError, OutcomeUnknownError
-from flowplan.flowservice.client import FlowServiceClient, is_plain_filter_value
-from flowplan.model import Attributes, ResolvedConnection
+from flowplan.engine.graph import Outcome, Step, build_graph, run_graph
+from flowplan.errors import (
+    ApplyError,
+    ConflictError,
+    FlowplanError,
+    NotFoundError,
+    OutcomeUnknownError,
+)
+from flowplan.flowservice.client import FlowServiceClient
+from flowplan.kinds.base import Kind
+from flowplan.model import Address, Desired, Remote
 from flowplan.state.model import StateEntry
 from flowplan.state.writer import StateWriter
 
-MAX_CREATE_ATTEMPTS = 3
+MAX_CREATE_ATTEMPTS = 2
+LOOKUP_DELAYS_S = (0.5, 1.5, 3.0)  # an unanswered POST may commit a moment later
 
 Event = dict[str, Any]
+VERBS = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.REPLACE: "replaced",
+    Action.DELETE: "deleted",
+    Action.ADOPT: "adopted",
+}
+
+
+def new_counts() -> dict[str, int]:
+    return dict.fromkeys(VERBS.values(), 0)
 
 
 @dataclass
 class ApplyResult:
-    counts: dict[str, int] = field(
-        default_factory=lambda: {"created": 0, "updated": 0, "deleted": 0, "adopted": 0}
-    )
+    counts: dict[str, int] = field(default_factory=new_counts)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
 
 
 class Applier:
@@ -41,189 +61,197 @@ class Applier:
         self,
         client: FlowServiceClient,
         writer: StateWriter,
-        resolved: Mapping[str, ResolvedConnection],
+        kinds: Mapping[str, Kind],
+        desired: Mapping[Address, Desired],
         on_event: Callable[[Event], None],
+        stopping: threading.Event | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.writer = writer
-        self.resolved = resolved
+        self.kinds = kinds
+        self.desired = desired
         self.on_event = on_event
-        self._lock = threading.Lock()
+        self.stopping = stopping or threading.Event()
+        self.sleep = sleep
         self.result = ApplyResult()
+        self._lock = threading.Lock()
+        self._changes: dict[Address, Change] = {}
 
-    def run(self, changes: tuple[Change, ...], parallelism: int) -> ApplyResult:
-        work = [c for c in changes if c.action is not Action.NOOP]
-        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            futures = {pool.submit(self._one, c): c for c in work}
-            for future in as_completed(futures):
-                future.result()
+    def run(self, changes: Sequence[Change], parallelism: int) -> ApplyResult:
+        self._changes = {c.address: c for c in changes}
+        graph = build_graph(changes, lambda kind: self.kinds[kind].create_before_destroy)
+        outcome = run_graph(graph, self._step, parallelism, self.stopping)
+        self._report(outcome)
         return self.result
 
-    def _one(self, change: Change) -> None:
+    def _report(self, outcome: Outcome) -> None:
+        for step, cause in outcome.skipped:
+            self.result.skipped.append(str(step.address))
+            self.on_event(
+                {
+                    "type": "skipped",
+                    "address": str(step.address),
+                    "key": step.address.key,
+                    "because": str(cause.address),
+                }
+            )
+        self.result.not_started = sorted({str(s.address) for s in outcome.not_started})
+
+    # --- one step -----------------------------------------------------------------------------
+
+    def _step(self, step: Step) -> bool:
+        change = self._changes[step.address]
         try:
-            event = self._apply(change)
+            resource_id = self._run_step(step, change)
         except FlowplanError as exc:
             with self._lock:
-                self.result.failures.append((change.key, str(exc)))
+                self.result.failures.append((str(change.address), str(exc)))
             self.on_event(
                 {
                     "type": "error",
+                    "address": str(change.address),
                     "key": change.key,
                     "action": str(change.action),
                     "message": str(exc),
                 }
             )
-            return
-        with self._lock:
-            self.result.counts[event["verb"]] += 1
-        self.on_event({"type": "change", "key": change.key, **event})
+            return False
+        last = step.phase == "apply" or change.action is Action.DELETE
+        if change.action is Action.REPLACE and self.kinds[change.kind].create_before_destroy:
+            last = step.phase == "destroy"
+        if last:
+            verb = VERBS[change.action]
+            with self._lock:
+                self.result.counts[verb] += 1
+            event: Event = {
+                "type": "change",
+                "address": str(change.address),
+                "key": change.key,
+                "action": str(change.action),
+                "verb": verb,
+                "id": resource_id,
+            }
+            if change.action is Action.REPLACE:
+                event["replaced"] = change.id
+            self.on_event(event)
+        return True
 
-    def _apply(self, change: Change) -> dict[str, Any]:
-        if change.action is Action.CREATE:
-            conn_id, adopted = self._create(change)
-            return {"verb": "adopted" if adopted else "created", "id": conn_id, "action": "create"}
-        if change.action in (Action.UPDATE, Action.ADOPT):
-            self._update(change)
-            verb = "adopted" if change.action is Action.ADOPT else "updated"
-            return {"verb": verb, "id": change.id, "action": str(change.action)}
-        if change.action is Action.DELETE:
-            self._delete(change)
-            return {"verb": "deleted", "id": change.id, "action": "delete"}
-        self._delete(change)
-        conn_id, _ = self._create(change)
-        return {"verb": "created", "id": conn_id, "action": "replace", "replaced": change.id}
+    def _run_step(self, step: Step, change: Change) -> str | None:
+        kind = self.kinds[change.kind]
+        if step.phase == "destroy":
+            self._delete(kind, change)
+            return change.id
+        if change.action in (Action.CREATE, Action.REPLACE):
+            return self._create(kind, change)
+        self._update(kind, change)
+        return change.id
+
+    def id_of(self, address: Address) -> str:
+        entry = self.writer.entry(address)
+        if entry is None:
+            raise ApplyError(f"{address} has no id yet (it was not created); run apply again")
+        return entry.id
+
+    def _record(self, change: Change, resource_id: str, etag: str) -> None:
+        desired = self.desired[change.address]
+        self.writer.record(
+            change.address,
+            StateEntry(
+                resource_id,
+                etag,
+                desired.attributes,
+                desired.protect,
+                dict(change.secret_fingerprints),
+                desired.requires,
+            ),
+        )
 
     # --- the actions --------------------------------------------------------------------------
 
-    def _entry(self, change: Change, conn_id: str, etag: str) -> StateEntry:
-        conn = self.resolved[change.key]
-        return StateEntry(
-            conn_id, etag, conn.attributes, conn.protect, dict(change.secret_fingerprints)
-        )
-
-    def _create(self, change: Change) -> tuple[str, bool]:
-        conn = self.resolved[change.key]
+    def _create(self, kind: Kind, change: Change) -> str:
+        desired = self.desired[change.address]
         for _ in range(MAX_CREATE_ATTEMPTS):
             try:
-                created = self.client.create_connection(create_body(conn))
+                resource_id, etag = kind.create(self.client, desired, self.id_of)
             except OutcomeUnknownError:
-                found = self._find_by_name(conn.attributes)
+                found = self._find_patiently(kind, desired)
                 if found is None:
-                    continue  # nothing was created: safe to try again
-                self.writer.record(change.key, self._entry(change, found[0], found[1]))
-                return found[0], False
-            self.writer.record(change.key, self._entry(change, created.id, created.etag))
-            return created.id, False
+                    continue  # nothing was created, even after waiting: safe to try again
+                self._record(change, found.id, found.etag)
+                return found.id
+            self._record(change, resource_id, etag)
+            return resource_id
         raise OutcomeUnknownError(
-            f"{change.key}: the create did not get an answer after {MAX_CREATE_ATTEMPTS} tries "
-            "and no connection with its name exists; run apply again"
+            f"{change.address}: the create got no answer {MAX_CREATE_ATTEMPTS} times and no "
+            f"{kind.noun} with its identity has appeared; run apply again (it looks it up first)"
         )
 
-    def _find_by_name(self, attrs: Attributes) -> tuple[str, str] | None:
-        """The connection an unanswered POST may have created: same spec, same name, unmanaged."""
-        filters = [f"connectionSpec.id=={attrs.spec.id}"]
-        if is_plain_filter_value(attrs.name):
-            filters.append(f"name=={attrs.name}")
-        managed = self.writer.managed_ids()
+    def _find_patiently(self, kind: Kind, desired: Desired) -> Remote | None:
+        """The resource an unanswered POST may have created, looked for over a few seconds:
+        a lookup right after a timeout can miss a create the server commits a moment later."""
+        if kind.identity(desired.attributes) is None:
+            return None  # cannot be found again (mapping sets have no name): an orphan at worst
+        for delay in LOOKUP_DELAYS_S:
+            self.sleep(delay)
+            found = self.find_unmanaged(kind, desired)
+            if found is not None:
+                return found
+        return None
+
+    def find_unmanaged(self, kind: Kind, desired: Desired) -> Remote | None:
+        identity = kind.identity(desired.attributes)
+        filters = kind.name_filters(desired.attributes) or []
+        managed = self.writer.managed_ids(kind.name)
         found = [
             r
-            for r in self.client.list_connections(filters)
-            if r.attributes.name == attrs.name and r.id not in managed
+            for r in kind.list_remote(self.client, filters)
+            if kind.identity(r.attributes) == identity and r.id not in managed
         ]
         if len(found) > 1:
             raise OutcomeUnknownError(
-                f"{len(found)} unmanaged connections are named {attrs.name!r}; choose one with "
-                "`flowplan import`"
+                f"{desired.address}: {len(found)} unmanaged {kind.noun}s have its identity; "
+                f"choose one with `flowplan import {desired.address} ID`"
             )
-        return (found[0].id, found[0].etag) if found else None
+        return found[0] if found else None
 
-    def _update(self, change: Change) -> None:
-        conn = self.resolved[change.key]
+    def _update(self, kind: Kind, change: Change) -> None:
+        desired = self.desired[change.address]
         assert change.id is not None  # noqa: S101 - the planner sets both for updates
         assert change.etag is not None  # noqa: S101
-        ops = patch_ops(change, conn)
-        if not ops:  # only `protect` changed: nothing to send
-            self.writer.record(change.key, self._entry(change, change.id, change.etag))
-            return
         try:
-            etag = self.client.patch_connection(change.id, change.etag, ops)
+            etag = kind.update(self.client, change, desired, self.id_of)
         except ConflictError:
-            etag = self._own_write_landed(change, conn)
-        self.writer.record(change.key, self._entry(change, change.id, etag))
+            etag = self._own_write_landed(kind, change, desired)
+        self._record(change, change.id, etag if etag is not None else change.etag)
 
-    def _own_write_landed(self, change: Change, conn: ResolvedConnection) -> str:
+    def _own_write_landed(self, kind: Kind, change: Change, desired: Desired) -> str:
         """After a 412: was it our own PATCH, retried after a dropped answer? Then the remote
         now holds exactly our values, written by our client. Otherwise someone else changed it."""
         assert change.id is not None  # noqa: S101
-        remote = self.client.get_connection(change.id)
+        remote = kind.fetch(self.client, change.id)
         ours = remote.updated_client == self.client.settings.api_key
-        same = not [
-            f for f in diff(remote.attributes, conn.attributes) if not _masked_secret(f.field, conn)
-        ]
-        if ours and same:
+        if ours and not kind.diff(remote.attributes, desired.attributes):
             return remote.etag
         raise ConflictError(
-            f"{change.key}: connection {change.id} was changed by {remote.updated_by or 'someone'} "
-            "since the plan was made; it was not overwritten. Run plan again to review the change"
+            f"{change.address}: {kind.noun} {change.id} was changed by "
+            f"{remote.updated_by or 'someone'} since the plan was made; it was not overwritten. "
+            "Run plan again to review the change"
         )
 
-    def _delete(self, change: Change) -> None:
-        if change.id is None:
-            self.writer.forget(change.key)
+    def _delete(self, kind: Kind, change: Change) -> None:
+        if change.id is None or not kind.deletable:
+            self.writer.forget(change.address)
             return
         try:
-            current = self.client.get_connection(change.id)
+            current = kind.fetch(self.client, change.id)
         except NotFoundError:
-            self.writer.forget(change.key)
+            self.writer.forget(change.address)
             return
         if current.etag != change.etag:
             raise ConflictError(
-                f"{change.key}: connection {change.id} changed since the plan was made "
+                f"{change.address}: {kind.noun} {change.id} changed since the plan was made "
                 f"(by {current.updated_by or 'someone'}); it was not deleted. Run plan again"
             )
-        with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
-            self.client.delete_connection(change.id)
-        self.writer.forget(change.key)
-
-
-def _masked_secret(field_name: str, conn: ResolvedConnection) -> bool:
-    return field_name.startswith("params.") and field_name[len("params.") :] in conn.secrets
-
-
-def create_body(conn: ResolvedConnection) -> dict[str, Any]:
-    attrs = conn.attributes
-    body: dict[str, Any] = {
-        "name": attrs.name,
-        "auth": {"specName": attrs.auth_spec_name, "params": auth_params(conn)},
-        "connectionSpec": {"id": attrs.spec.id, "version": attrs.spec.version},
-    }
-    if attrs.description is not None:
-        body["description"] = attrs.description
-    return body
-
-
-def auth_params(conn: ResolvedConnection) -> dict[str, Any]:
-    return {**conn.attributes.params, **{k: v.reveal() for k, v in conn.secrets.items()}}
-
-
-def patch_ops(change: Change, conn: ResolvedConnection) -> list[dict[str, Any]]:
-    """JSON Patch at the documented paths; /auth/params replaced whole, only when needed."""
-    ops: list[dict[str, Any]] = []
-    changed = {f.field for f in change.fields}
-    if "name" in changed:
-        ops.append({"op": "replace", "path": "/name", "value": conn.attributes.name})
-    if "description" in changed:
-        before = change.before.description if change.before else None
-        if conn.attributes.description is None:
-            ops.append({"op": "remove", "path": "/description"})
-        else:
-            ops.append(
-                {
-                    "op": "replace" if before is not None else "add",
-                    "path": "/description",
-                    "value": conn.attributes.description,
-                }
-            )
-    if change.sends_auth_params:
-        ops.append({"op": "replace", "path": "/auth/params", "value": auth_params(conn)})
-    return ops
+        kind.delete(self.client, change.id)
+        self.writer.forget(change.address)

@@ -11,7 +11,8 @@ from typing import Any
 from flowplan import __version__
 from flowplan.errors import StalePlanError
 from flowplan.manifest.schema_files import validator
-from flowplan.model import Attributes
+from flowplan.model import Address, Attrs
+from flowplan.state.model import parse_address
 
 FORMAT_VERSION = "1"
 
@@ -25,6 +26,7 @@ class Action(StrEnum):
     NOOP = "no-op"
 
 
+ACTION_WORDS = ("create", "update", "replace", "delete", "adopt")  # the summary's order
 ORDER = {a: i for i, a in enumerate(Action)}
 
 
@@ -58,30 +60,38 @@ class Drift:
 class Change:
     key: str
     action: Action
-    id: str | None = None  # the remote connection acted on
+    id: str | None = None  # the remote resource acted on
     etag: str | None = None  # the remote etag seen at plan time
-    before: Attributes | None = None
-    after: Attributes | None = None
+    before: Attrs | None = None
+    after: Attrs | None = None
     fields: tuple[FieldChange, ...] = ()
     sensitive: Mapping[str, str] = field(default_factory=dict)  # name -> changed|unchanged|set
     secret_fingerprints: Mapping[str, str] = field(default_factory=dict)
     protect: bool = False
     drift: Drift | None = None
     reason: str = ""
+    kind: str = "connection"
+    requires: tuple[Address, ...] = ()  # what it references (creates wait for them)
+    required_by: tuple[Address, ...] = ()  # what references it (deletes wait for them)
 
     @property
-    def sends_auth_params(self) -> bool:
-        changed_params = any(f.field.startswith("params.") for f in self.fields)
-        return changed_params or any(v != "unchanged" for v in self.sensitive.values())
+    def address(self) -> Address:
+        return Address(self.kind, self.key)
+
+    @property
+    def sends_secrets(self) -> bool:
+        return any(v != "unchanged" for v in self.sensitive.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
+            "address": str(self.address),
+            "kind": self.kind,
             "key": self.key,
             "action": str(self.action),
             "id": self.id,
             "etag": self.etag,
-            "before": self.before.to_dict() if self.before else None,
-            "after": self.after.to_dict() if self.after else None,
+            "before": dict(self.before) if self.before is not None else None,
+            "after": dict(self.after) if self.after is not None else None,
             "changed_fields": [f.to_dict() for f in self.fields],
             "sensitive": dict(sorted(self.sensitive.items())),
             "secret_fingerprints": dict(sorted(self.secret_fingerprints.items())),
@@ -89,11 +99,19 @@ class Change:
             "drift": self.drift.to_dict() if self.drift else None,
             "reason": self.reason,
         }
+        if self.requires:
+            data["requires"] = [str(a) for a in self.requires]
+        if self.required_by:
+            data["required_by"] = [str(a) for a in self.required_by]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Change:
         def fields(items: Any) -> tuple[FieldChange, ...]:
             return tuple(FieldChange(f["field"], f["before"], f["after"]) for f in items or ())
+
+        def addresses(items: Any) -> tuple[Address, ...]:
+            return tuple(parse_address(a) for a in items or ())
 
         drift = data.get("drift")
         return cls(
@@ -101,8 +119,8 @@ class Change:
             action=Action(data["action"]),
             id=data.get("id"),
             etag=data.get("etag"),
-            before=Attributes.from_dict(data["before"]) if data.get("before") else None,
-            after=Attributes.from_dict(data["after"]) if data.get("after") else None,
+            before=data.get("before"),
+            after=data.get("after"),
             fields=fields(data.get("changed_fields")),
             sensitive=dict(data.get("sensitive") or {}),
             secret_fingerprints=dict(data.get("secret_fingerprints") or {}),
@@ -111,6 +129,9 @@ class Change:
             if drift
             else None,
             reason=data.get("reason", ""),
+            kind=data.get("kind", "connection"),
+            requires=addresses(data.get("requires")),
+            required_by=addresses(data.get("required_by")),
         )
 
 
@@ -125,6 +146,8 @@ class Plan:
     state_serial: int
     state_exists: bool
     fingerprint_key: str | None = None  # only when no state exists yet: the new state's key
+    state_location: str = ""  # where the state lives (a path, postgresql://…, s3://…)
+    environment: str | None = None
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -146,6 +169,8 @@ class Plan:
             "serial": self.state_serial,
             "exists": self.state_exists,
         }
+        if self.state_location:
+            state["location"] = self.state_location
         if include_key and self.fingerprint_key:
             state["fingerprint_key"] = self.fingerprint_key
         return {
@@ -153,6 +178,7 @@ class Plan:
             "flowplan_version": __version__,
             "org": self.org,
             "sandbox": self.sandbox,
+            **({"environment": self.environment} if self.environment else {}),
             "manifest": {"path": self.manifest_path, "digest": self.manifest_digest},
             "state": state,
             "changes": [c.to_dict() for c in self.changes],
@@ -179,6 +205,8 @@ class Plan:
                 state_serial=int(state["serial"]),
                 state_exists=bool(state["exists"]),
                 fingerprint_key=state.get("fingerprint_key"),
+                state_location=state.get("location", ""),
+                environment=data.get("environment"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StalePlanError(f"{where} is damaged ({exc.__class__.__name__}: {exc})") from None

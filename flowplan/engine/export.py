@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from flowplan.engine.prepare import SpecCatalog
 from flowplan.flowservice.catalog import BUILTIN_TYPES, type_for_spec
-from flowplan.model import RemoteConnection
+from flowplan.flowservice.specs import SpecCatalog
+from flowplan.model import Remote
 
 _NOT_KEY = re.compile(r"[^a-z0-9_-]+")
 
@@ -36,7 +36,7 @@ def env_name(key: str, param: str) -> str:
 
 
 def export_manifest(
-    remote: Sequence[RemoteConnection], catalog: SpecCatalog, sandbox: str, type_name: str | None
+    remote: Sequence[Remote], catalog: SpecCatalog, sandbox: str, type_name: str | None
 ) -> str:
     """YAML text of a v1 manifest for `remote` (already listed, secrets masked or absent)."""
     wanted_spec = BUILTIN_TYPES[type_name].spec_id if type_name else None
@@ -45,40 +45,42 @@ def export_manifest(
     skipped: list[tuple[str, str, str]] = []
     seen: dict[tuple[str, str], tuple[str, str]] = {}  # (spec, name) -> (key, id exported)
     taken: set[str] = set()
-    for conn in sorted(remote, key=lambda r: (r.attributes.name, r.id)):
+    for conn in sorted(remote, key=lambda r: (r.attributes["name"], r.id)):
         attrs = conn.attributes
-        if wanted_spec and attrs.spec.id != wanted_spec:
+        spec_id, spec_version = attrs["connectionSpec"]["id"], attrs["connectionSpec"]["version"]
+        name, auth_spec_name, remote_params = attrs["name"], attrs["authSpecName"], attrs["params"]
+        if wanted_spec and spec_id != wanted_spec:
             continue
-        if (attrs.spec.id, attrs.name) in seen:
-            first_key, first_id = seen[(attrs.spec.id, attrs.name)]
+        if (spec_id, name) in seen:
+            first_key, first_id = seen[(spec_id, name)]
             skipped.append((first_key, first_id, conn.id))
             continue
-        key = key_for(attrs.name, taken)
-        seen[(attrs.spec.id, attrs.name)] = (key, conn.id)
-        auth = catalog.auth_spec(attrs.spec.id, attrs.auth_spec_name)
+        key = key_for(name, taken)
+        seen[(spec_id, name)] = (key, conn.id)
+        auth = catalog.auth_spec(spec_id, auth_spec_name)
         secret = auth.secret_params if auth else frozenset()
-        declared = set(auth.properties) if auth else set(attrs.params)
+        declared = set(auth.properties) if auth else set(remote_params)
         body: dict[str, Any] = {}
-        builtin = type_for_spec(attrs.spec.id)
+        builtin = type_for_spec(spec_id)
         if builtin is not None:
             body["type"] = builtin.name
         else:
-            body["connectionSpec"] = {"id": attrs.spec.id, "version": attrs.spec.version}
-        body["name"] = attrs.name
-        if attrs.description is not None:
-            body["description"] = attrs.description
+            body["connectionSpec"] = {"id": spec_id, "version": spec_version}
+        body["name"] = name
+        if attrs["description"] is not None:
+            body["description"] = attrs["description"]
         params: dict[str, Any] = {}
-        for param in sorted(declared | set(attrs.params)):
+        for param in sorted(declared | set(remote_params)):
             if param in secret:
                 variable = env_name(key, param)
                 params[param] = f"${{env:{variable}}}"
                 variables.append(variable)
-            elif param in attrs.params:
-                value = attrs.params[param]
+            elif param in remote_params:
+                value = remote_params[param]
                 params[param] = value.replace("${", "$${") if isinstance(value, str) else value
         auth_body: dict[str, Any] = {}
-        if builtin is None or attrs.auth_spec_name != builtin.default_auth_spec.name:
-            auth_body["specName"] = attrs.auth_spec_name
+        if builtin is None or auth_spec_name != builtin.default_auth_spec.name:
+            auth_body["specName"] = auth_spec_name
         auth_body["params"] = params
         body["auth"] = auth_body
         connections[key] = body

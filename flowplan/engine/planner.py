@@ -1,46 +1,148 @@
 """The planner: a pure function from (desired, state, remote) to the changes. No I/O.
 
-Matching: by the state's id; a key with no state entry adopts the one remote connection of the
-same spec and name that no other key manages (several: an error, use `flowplan import`).
-Secrets cannot be read back, so they are compared by fingerprint against the state.
+Matching, per kind: by the state's id; a resource the state does not manage (or whose recorded
+one is gone) adopts the one remote resource of the same identity (a connection: spec and name)
+that no other key manages; several: an error, use `flowplan import`. Secrets cannot be read
+back, so they are compared by fingerprint against the state. A resource that gets a new id
+(replaced, or created again) replaces what references it: Adobe's source and target
+connections and dataflows cannot be pointed elsewhere in place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flowplan.engine.changes import ORDER, Action, Change, Drift, FieldChange
+from flowplan.engine.targets import select_targets
 from flowplan.errors import PlanError
-from flowplan.model import Attributes, DesiredRecord, RemoteConnection
+from flowplan.kinds.base import Kind
+from flowplan.model import Address, Desired, Remote
 from flowplan.state.model import State, StateEntry
 
 
-def diff(before: Attributes, after: Attributes) -> tuple[FieldChange, ...]:
-    """Field-by-field differences of the managed, non-secret attributes.
+@dataclass(frozen=True)
+class Wanted:
+    """What the planner sees of a desired resource: attributes and secret fingerprints."""
 
-    Plain comparison rather than deepdiff: the attributes are flat, and this runs for every
-    connection on every plan (deepdiff costs ~0.3 ms each, 3 s for 10,000)."""
-    changes = []
-    for name in ("name", "description", "auth_spec_name"):
-        a, b = getattr(before, name), getattr(after, name)
-        if not _same(a, b):
-            changes.append(FieldChange(_FIELD_NAMES[name], a, b))
-    for param in sorted(set(before.params) | set(after.params)):
-        a, b = before.params.get(param), after.params.get(param)
-        if not _same(a, b):
-            changes.append(FieldChange(f"params.{param}", a, b))
-    return tuple(changes)
+    desired: Desired
+    fingerprints: Mapping[str, str]
 
 
-_FIELD_NAMES = {"name": "name", "description": "description", "auth_spec_name": "authSpecName"}
+def plan(
+    kinds: Sequence[Kind],
+    wanted: Mapping[Address, Wanted],
+    state: State,
+    remote: Mapping[str, Sequence[Remote]],
+    targets: Iterable[str] = (),
+) -> tuple[Change, ...]:
+    """Every change needed, sorted by action, kind and key; PlanError lists each refusal."""
+    errors: dict[Address, list[str]] = {}
+    changes: dict[Address, Change] = {}
+    for kind in kinds:
+        _plan_kind(kind, wanted, state, remote.get(kind.name, ()), changes, errors)
+    _replace_dependents(kinds, wanted, state, changes, errors)
+    _link(wanted, state, changes)
+    order = {k.name: i for i, k in enumerate(kinds)}
+    wanted_targets = list(targets)
+    selected = select_targets(changes, wanted_targets)
+    problems = [
+        p
+        for a in sorted(errors)
+        if not wanted_targets or a in selected or {str(a), a.key} & set(wanted_targets)
+        for p in errors[a]
+    ]
+    if problems:
+        raise PlanError("the plan cannot be made:\n  " + "\n  ".join(problems))
+    return tuple(
+        sorted(
+            (changes[a] for a in selected),
+            key=lambda c: (ORDER[c.action], order.get(c.kind, 99), c.key),
+        )
+    )
 
 
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b  # JSON's view: True is not 1
+def _plan_kind(
+    kind: Kind,
+    wanted: Mapping[Address, Wanted],
+    state: State,
+    remote: Sequence[Remote],
+    changes: dict[Address, Change],
+    errors: dict[Address, list[str]],
+) -> None:
+    mine = {a: w for a, w in wanted.items() if a.kind == kind.name}
+    recorded = {a: e for a, e in state.entries() if a.kind == kind.name}
+    _check_unique(kind, mine, recorded, errors)
+    by_id = {r.id: r for r in remote}
+    managed = {e.id for e in recorded.values()}
+    by_identity: dict[Hashable, list[Remote]] = {}
+    for r in remote:
+        if r.id not in managed:
+            by_identity.setdefault(kind.identity(r.attributes), []).append(r)
+    for address, want in mine.items():
+        entry = recorded.get(address)
+        found = by_id.get(entry.id) if entry is not None else None
+        if entry is not None and found is not None:
+            changes[address] = _managed(kind, want, entry, found, errors)
+            continue
+        identity = kind.identity(want.desired.attributes)
+        matches = by_identity.get(identity, []) if identity is not None else []
+        if len(matches) > 1:
+            ids = ", ".join(sorted(m.id for m in matches))
+            errors.setdefault(address, []).append(
+                f"{address}: {len(matches)} {kind.noun}s are named "
+                f"{want.desired.attributes.get('name')!r} ({ids}); choose one with "
+                f"`flowplan import {address} ID`"
+            )
+        elif matches:
+            changes[address] = _adopt(kind, want, matches[0], entry)
+        else:
+            gone = (
+                f"{kind.noun} {entry.id} in the state no longer exists (deleted outside "
+                "flowplan); it will be created again"
+                if entry is not None
+                else ""
+            )
+            changes[address] = _create(want, gone)
+    for address, entry in recorded.items():
+        if address not in mine:
+            changes[address] = _delete(kind, address, entry, by_id.get(entry.id), errors)
 
 
-def _sensitive(desired: Mapping[str, str], recorded: Mapping[str, str] | None) -> dict[str, str]:
+def _check_unique(
+    kind: Kind,
+    mine: Mapping[Address, Wanted],
+    recorded: Mapping[Address, StateEntry],
+    errors: dict[Address, list[str]],
+) -> None:
+    """Two keys must never manage one resource: not by identity once `${…}` is expanded,
+    and not by a state that records one id under two keys."""
+    seen: dict[Hashable, Address] = {}
+    for address, want in sorted(mine.items()):
+        identity = kind.identity(want.desired.attributes)
+        if identity is None:
+            continue
+        if identity in seen:
+            errors.setdefault(address, []).append(
+                f"{address} and {seen[identity]} both declare {kind.noun} "
+                f"{want.desired.attributes.get('name')!r} once their references are expanded; "
+                "one resource cannot be managed by two keys"
+            )
+        seen.setdefault(identity, address)
+    owners: dict[str, Address] = {}
+    for address, entry in sorted(recorded.items()):
+        if entry.id in owners:
+            errors.setdefault(address, []).append(
+                f"the state records {kind.noun} {entry.id} under both {owners[entry.id]} and "
+                f"{address}; remove one with `flowplan state rm`"
+            )
+        owners.setdefault(entry.id, address)
+
+
+def sensitive_status(
+    desired: Mapping[str, str], recorded: Mapping[str, str] | None
+) -> dict[str, str]:
     if recorded is None:
         return dict.fromkeys(desired, "set")
     out = {
@@ -50,131 +152,94 @@ def _sensitive(desired: Mapping[str, str], recorded: Mapping[str, str] | None) -
     return out
 
 
-def plan(
-    desired: Mapping[str, DesiredRecord],
-    state: State,
-    remote: Sequence[RemoteConnection],
-    targets: Iterable[str] = (),
-) -> tuple[Change, ...]:
-    """Every change needed, sorted by action then key; raises PlanError listing each refusal."""
-    wanted = set(targets)
-    unknown = wanted - set(desired) - set(state.connections)
-    if unknown:
-        raise PlanError(
-            f"--target names no manifest key or state entry: {', '.join(sorted(unknown))}"
-        )
-    by_id = {r.id: r for r in remote}
-    managed = {e.id for e in state.connections.values()}
-    by_name: dict[tuple[str, str], list[RemoteConnection]] = {}
-    for r in remote:
-        if r.id not in managed:
-            by_name.setdefault((r.attributes.spec.id, r.attributes.name), []).append(r)
-    changes: list[Change] = []
-    errors: list[str] = []
-    for key, record in desired.items():
-        if wanted and key not in wanted:
-            continue
-        entry = state.connections.get(key)
-        if entry is not None:
-            changes.append(_managed(record, entry, by_id.get(entry.id)))
-            continue
-        matches = by_name.get((record.attributes.spec.id, record.attributes.name), [])
-        if len(matches) > 1:
-            ids = ", ".join(sorted(m.id for m in matches))
-            errors.append(
-                f"{key}: {len(matches)} connections are named {record.attributes.name!r} "
-                f"({ids}); choose one with `flowplan import {key} CONNECTION_ID`"
-            )
-        elif matches:
-            changes.append(_adopt(record, matches[0]))
-        else:
-            changes.append(_create(record, ""))
-    for key, entry in state.connections.items():
-        if key in desired or (wanted and key not in wanted):
-            continue
-        change = _delete(key, entry, by_id.get(entry.id))
-        if change.id and entry.protect:
-            errors.append(
-                f"{key}: is protected (protect: true when last applied) and would be deleted; "
-                "to delete it, apply it with protect: false first, or stop managing it with "
-                f"`flowplan state rm {key}`"
-            )
-        changes.append(change)
-    if errors:
-        raise PlanError("the plan cannot be made:\n  " + "\n  ".join(errors))
-    return tuple(sorted(changes, key=lambda c: (ORDER[c.action], c.key)))
-
-
-def _create(record: DesiredRecord, reason: str) -> Change:
+def _create(want: Wanted, reason: str) -> Change:
+    d = want.desired
     return Change(
-        key=record.key,
+        kind=d.address.kind,
+        key=d.address.key,
         action=Action.CREATE,
-        after=record.attributes,
-        sensitive=dict.fromkeys(record.secret_fingerprints, "set"),
-        secret_fingerprints=record.secret_fingerprints,
-        protect=record.protect,
+        after=d.attributes,
+        sensitive=dict.fromkeys(want.fingerprints, "set"),
+        secret_fingerprints=want.fingerprints,
+        protect=d.protect,
         reason=reason,
     )
 
 
-def _adopt(record: DesiredRecord, remote: RemoteConnection) -> Change:
+def _adopt(kind: Kind, want: Wanted, remote: Remote, entry: StateEntry | None) -> Change:
+    d = want.desired
+    reason = f"an existing {kind.noun} with this identity will be brought under management" + (
+        "; its secrets cannot be read, so they will be set" if want.fingerprints else ""
+    )
+    if entry is not None:
+        reason = (
+            f"{kind.noun} {entry.id} in the state no longer exists, but {remote.id} has the same "
+            "identity (an interrupted apply created it?); it is adopted instead of created again"
+        )
+    fields = kind.diff(remote.attributes, d.attributes)
+    replace_reason = kind.replace_reason(remote.attributes, d.attributes)
     return Change(
-        key=record.key,
-        action=Action.ADOPT,
+        kind=d.address.kind,
+        key=d.address.key,
+        action=Action.REPLACE if replace_reason else Action.ADOPT,
         id=remote.id,
         etag=remote.etag,
         before=remote.attributes,
-        after=record.attributes,
-        fields=diff(remote.attributes, record.attributes),
-        sensitive=_sensitive(record.secret_fingerprints, None),
-        secret_fingerprints=record.secret_fingerprints,
-        protect=record.protect,
-        reason="an existing connection with this spec and name will be brought under "
-        "management; its secrets cannot be read, so they will be set",
+        after=d.attributes,
+        fields=fields,
+        sensitive=sensitive_status(want.fingerprints, None),
+        secret_fingerprints=want.fingerprints,
+        protect=d.protect,
+        reason=f"the existing {kind.noun} {remote.id} has another {replace_reason}, which cannot "
+        "be changed in place: delete, then create"
+        if replace_reason
+        else reason,
     )
 
 
-def _managed(record: DesiredRecord, entry: StateEntry, remote: RemoteConnection | None) -> Change:
-    if remote is None:
-        return _create(
-            record,
-            f"connection {entry.id} in the state no longer exists (deleted outside flowplan); "
-            "it will be created again",
-        )
+def _managed(
+    kind: Kind,
+    want: Wanted,
+    entry: StateEntry,
+    remote: Remote,
+    errors: dict[Address, list[str]],
+) -> Change:
+    d = want.desired
     common: dict[str, Any] = {
-        "key": record.key,
+        "kind": d.address.kind,
+        "key": d.address.key,
         "id": remote.id,
         "etag": remote.etag,
         "before": remote.attributes,
-        "after": record.attributes,
-        "secret_fingerprints": record.secret_fingerprints,
-        "protect": record.protect,
+        "after": d.attributes,
+        "secret_fingerprints": want.fingerprints,
+        "protect": d.protect,
     }
     drift = None
     if remote.etag != entry.etag:
         drift = Drift(
-            diff(entry.attributes, remote.attributes), remote.updated_by, remote.updated_at
+            kind.diff(entry.attributes, remote.attributes), remote.updated_by, remote.updated_at
         )
-    immutable = _immutable_change(remote.attributes, record.attributes)
+    fields = kind.diff(remote.attributes, d.attributes)
+    immutable = kind.replace_reason(remote.attributes, d.attributes)
     if immutable:
+        if entry.protect or d.protect:
+            errors.setdefault(d.address, []).append(_protected(d.address, "replaced"))
         return Change(
             action=Action.REPLACE,
-            fields=diff(remote.attributes, record.attributes),
-            sensitive=dict.fromkeys(record.secret_fingerprints, "set"),
+            fields=fields,
+            sensitive=dict.fromkeys(want.fingerprints, "set"),
             drift=drift,
             reason=f"the {immutable} cannot be changed in place: delete, then create",
             **common,
         )
-    fields = diff(remote.attributes, record.attributes)
-    if (
-        entry.protect != record.protect
-    ):  # recorded in the state only; Flow Service has no such field
-        fields += (FieldChange("protect", entry.protect, record.protect),)
-    sensitive = _sensitive(record.secret_fingerprints, entry.secret_fingerprints)
+    if entry.protect != d.protect:  # recorded in the state only; Flow Service has no such field
+        fields += (FieldChange("protect", entry.protect, d.protect),)
+    sensitive = sensitive_status(want.fingerprints, entry.secret_fingerprints)
     reason = ""
-    if drift is not None and not drift.fields and record.secret_fingerprints:
+    if drift is not None and not drift.fields and want.fingerprints:
         # Something we cannot see changed (most likely a secret): send the secrets again.
-        sensitive = dict.fromkeys(record.secret_fingerprints, "changed")
+        sensitive = dict.fromkeys(want.fingerprints, "changed")
         reason = (
             "changed outside flowplan in a way the API does not show (secrets?); the "
             "manifest's secrets will be sent again"
@@ -190,31 +255,97 @@ def _managed(record: DesiredRecord, entry: StateEntry, remote: RemoteConnection 
     )
 
 
-def _immutable_change(remote: Attributes, desired: Attributes) -> str:
-    """What differs that Flow Service cannot PATCH: the spec (1414), or the auth spec, since
-    only /name, /description and /auth/params are documented as patchable."""
-    if remote.spec != desired.spec:
-        return "connection spec"
-    if remote.auth_spec_name != desired.auth_spec_name:
-        return "auth spec"
-    return ""
+def _protected(address: Address, verb: str) -> str:
+    return (
+        f"{address}: is protected (protect: true) and would be {verb}; to allow it, apply it "
+        f"with protect: false first, or stop managing it with `flowplan state rm {address}`"
+    )
 
 
-def _delete(key: str, entry: StateEntry, remote: RemoteConnection | None) -> Change:
+def _delete(
+    kind: Kind,
+    address: Address,
+    entry: StateEntry,
+    remote: Remote | None,
+    errors: dict[Address, list[str]],
+) -> Change:
+    common: dict[str, Any] = {"kind": address.kind, "key": address.key, "protect": entry.protect}
     if remote is None:
         return Change(
-            key=key,
             action=Action.DELETE,
             before=entry.attributes,
-            protect=entry.protect,
-            reason=f"connection {entry.id} is already gone; only the state entry is removed",
+            reason=f"{kind.noun} {entry.id} is already gone; only the state entry is removed",
+            **common,
         )
+    if entry.protect:
+        errors.setdefault(address, []).append(_protected(address, "deleted"))
+    reason = "removed from the manifest"
+    if not kind.deletable:
+        reason += f"; {kind.noun}s cannot be deleted, so it is only forgotten from the state"
     return Change(
-        key=key,
         action=Action.DELETE,
         id=remote.id,
         etag=remote.etag,
         before=remote.attributes,
-        protect=entry.protect,
-        reason="removed from the manifest",
+        reason=reason,
+        **common,
     )
+
+
+def _replace_dependents(
+    kinds: Sequence[Kind],
+    wanted: Mapping[Address, Wanted],
+    state: State,
+    changes: dict[Address, Change],
+    errors: dict[Address, list[str]],
+) -> None:
+    """A resource that gets a new id takes what references it along (replace the chain)."""
+    renewed = {a for a, c in changes.items() if _gets_new_id(c, state)}
+    pending = list(renewed)
+    while pending:
+        cause = pending.pop()
+        for address, want in wanted.items():
+            change = changes.get(address)
+            if change is None or address in renewed or cause not in want.desired.requires:
+                continue
+            if change.action in (Action.CREATE, Action.REPLACE):
+                continue
+            if change.protect:
+                errors.setdefault(address, []).append(_protected(address, "replaced"))
+            changes[address] = replace(
+                change,
+                action=Action.REPLACE,
+                sensitive=dict.fromkeys(change.secret_fingerprints, "set"),
+                reason=f"{cause} gets a new id, and a {address.kind} cannot be pointed at "
+                "another in place: delete, then create",
+            )
+            renewed.add(address)
+            pending.append(address)
+
+
+def _gets_new_id(change: Change, state: State) -> bool:
+    if change.action is Action.REPLACE:
+        return True
+    return change.action is Action.CREATE and state.get(change.address) is not None
+
+
+def _link(wanted: Mapping[Address, Wanted], state: State, changes: dict[Address, Change]) -> None:
+    """Each change learns what it references and what references it (the apply's graph)."""
+    requires: dict[Address, tuple[Address, ...]] = {}
+    for address, change in changes.items():
+        want = wanted.get(address)
+        entry = state.get(address)
+        needs: set[Address] = set(want.desired.requires) if want is not None else set()
+        if entry is not None and change.action in (Action.DELETE, Action.REPLACE):
+            needs.update(entry.requires)
+        requires[address] = tuple(sorted(needs))
+    required_by: dict[Address, list[Address]] = {}
+    for address, needed_by_it in requires.items():
+        for needed in needed_by_it:
+            required_by.setdefault(needed, []).append(address)
+    for address, change in changes.items():
+        changes[address] = replace(
+            change,
+            requires=requires[address],
+            required_by=tuple(sorted(required_by.get(address, ()))),
+        )

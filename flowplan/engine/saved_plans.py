@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from flowplan.engine.changes import Plan
+from flowplan.engine.diff import diff_attributes, same
 from flowplan.errors import StalePlanError
 from flowplan.model import Manifest
 from flowplan.state.model import State
@@ -49,22 +50,30 @@ def check_saved_plan(saved: Plan, manifest: Manifest, state: State) -> None:
 
 
 def check_against_fresh(saved: Plan, fresh: Plan) -> None:
-    """The secrets read now must be those the plan was made with, and a plan made now must
-    do the same thing to each key (a connection created meanwhile turns a reviewed create into
-    an adoption: applying the create would duplicate it)."""
-    now = {c.key: c for c in fresh.changes}
+    """What is applied must be what was reviewed: the secrets read now must be those the plan
+    was made with, every non-secret value resolved now must equal the plan's (a changed
+    `${env:…}` is not applied silently), and a plan made now must do the same thing to each
+    resource (a connection created meanwhile turns a reviewed create into an adoption:
+    applying the create would duplicate it)."""
+    now = {c.address: c for c in fresh.changes}
     for change in saved.actionable:
-        current = now.get(change.key)
+        current = now.get(change.address)
         if change.secret_fingerprints and (
             current is None or current.secret_fingerprints != change.secret_fingerprints
         ):
             raise StalePlanError(
-                f"{change.key}: a secret differs from the one the plan was made with; run plan "
-                "again"
+                f"{change.address}: a secret differs from the one the plan was made with; run "
+                "plan again"
             )
         if current is None or current.action is not change.action:
             now_does = "nothing" if current is None else str(current.action)
             raise StalePlanError(
-                f"{change.key}: the sandbox changed since the plan was made (planned: "
+                f"{change.address}: the sandbox changed since the plan was made (planned: "
                 f"{change.action}, now: {now_does}); run plan again"
+            )
+        if change.after is not None and not same(dict(change.after), dict(current.after or {})):
+            fields = [f.field for f in diff_attributes(change.after, current.after or {})]
+            raise StalePlanError(
+                f"{change.address}: {', '.join(fields) or 'a value'} now resolves to something "
+                "other than what the plan shows (a changed variable or file?); run plan again"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -36,18 +37,43 @@ class EventPrinter:
             self._emit(event)
             return
         if event["type"] == "error":
-            message = self.style(f"! {event['key']}: {redact.scrub(event['message'])}", "red")
+            message = self.style(f"! {event['address']}: {redact.scrub(event['message'])}", "red")
             click.echo(message, err=True, color=self.color)
             return
-        sign = {"created": "+", "updated": "~", "deleted": "-", "adopted": "<="}[event["verb"]]
+        if event["type"] == "skipped":
+            click.echo(
+                self.style(f"! skipped {event['address']}: {event['because']} failed", "red"),
+                err=True,
+                color=self.color,
+            )
+            return
+        sign = SIGNS[event["verb"]]
         where = f" (id {event['id']})" if event.get("id") else ""
-        click.echo(f"{sign} {event['verb']} {event['key']}{where}")
+        click.echo(f"{sign} {event['verb']} {event['address']}{where}")
 
     def done(self, counts: dict[str, int]) -> None:
         if self.as_json:
             self._emit({"type": "summary", **counts})
             return
-        click.echo(
-            f"Apply complete: {counts['created']} created, {counts['updated']} updated, "
-            f"{counts['deleted']} deleted, {counts['adopted']} adopted."
+        click.echo(f"Apply complete: {counts_line(counts)}.")
+
+    def interrupted(self, signum: int, not_started: int) -> None:
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        text = (
+            f"Apply stopped by {name}: {not_started} change(s) were not started. Everything "
+            "that finished is recorded in the state; run apply again to finish."
         )
+        if self.as_json:
+            self._emit({"type": "interrupted", "signal": name, "not_started": not_started})
+        else:
+            click.echo(text, err=True)
+
+
+SIGNS = {"created": "+", "updated": "~", "replaced": "-/+", "deleted": "-", "adopted": "<="}
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    """`1 created, 0 updated, 0 deleted, 0 adopted`: a replace or move only when there is one."""
+    words = ["created", "updated", "replaced", "deleted", "adopted", "moved"]
+    shown = [w for w in words if w in counts and (counts[w] or w not in ("replaced", "moved"))]
+    return ", ".join(f"{counts[w]} {w}" for w in shown)

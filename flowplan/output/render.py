@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable
 
 from flowplan.engine.changes import Action, Change, Plan
-from flowplan.model import Attributes
+from flowplan.kinds import kind_named
+from flowplan.kinds.base import Kind
+from flowplan.kinds.connection import ConnectionKind
+from flowplan.model import Attrs
 
 GITHUB_COMMENT_LIMIT = 65_536
 
@@ -38,19 +41,33 @@ VERBS = {
 Style = Callable[[str, str], str]
 
 
+class _GenericKind(ConnectionKind):
+    """Shows any kind's attributes as dotted labels."""
+
+    def display(self, attributes: Attrs) -> list[tuple[str, str]]:
+        return Kind.display(self, attributes)
+
+    def secret_label(self, name: str) -> str:
+        return Kind.secret_label(self, name)
+
+
+_GENERIC = _GenericKind()
+
+
 def _plain(text: str, color: str) -> str:
     return text
 
 
 def summary_line(plan: Plan) -> str:
+    """One vocabulary everywhere: a replace counts as a replace (shown when there is one)."""
     if not plan.has_changes:
         return "No changes. The sandbox matches the manifest."
     s = plan.summary()
-    create, delete = s["create"] + s["replace"], s["delete"] + s["replace"]
-    return (
-        f"Plan: {create} to create, {s['update']} to update, {delete} to delete, "
-        f"{s['adopt']} to adopt."
-    )
+    words = [f"{s['create']} to create", f"{s['update']} to update"]
+    if s["replace"]:
+        words.append(f"{s['replace']} to replace")
+    words += [f"{s['delete']} to delete", f"{s['adopt']} to adopt"]
+    return "Plan: " + ", ".join(words) + "."
 
 
 def _value(value: object) -> str:
@@ -63,15 +80,15 @@ def _when(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch_ms / 1000))
 
 
-def _attribute_lines(attrs: Attributes, sign: str) -> list[str]:
-    lines = [
-        f"    {sign} name           = {_value(attrs.name)}",
-        f"    {sign} description    = {_value(attrs.description)}",
-        f"    {sign} connectionSpec = {attrs.spec.id} ({attrs.spec.version})",
-        f"    {sign} auth.specName  = {_value(attrs.auth_spec_name)}",
-    ]
-    lines += [f"    {sign} auth.params.{k} = {_value(v)}" for k, v in sorted(attrs.params.items())]
-    return lines
+def _kind(change: Change) -> Kind:
+    try:
+        return kind_named(change.kind)
+    except KeyError:
+        return _GENERIC  # a plan file from a newer flowplan, or a test's own kind
+
+
+def _attribute_lines(change: Change, attrs: Attrs, sign: str) -> list[str]:
+    return [f"    {sign} {label} = {value}" for label, value in _kind(change).display(attrs)]
 
 
 def change_lines(change: Change) -> list[str]:
@@ -85,25 +102,26 @@ def change_lines(change: Change) -> list[str]:
         for f in change.drift.fields:
             lines.append(f"    #   {f.field}: {_value(f.before)} -> {_value(f.after)} (remote)")
     if change.action in (Action.CREATE, Action.REPLACE) and change.after:
-        lines += _attribute_lines(change.after, "+")
+        lines += _attribute_lines(change, change.after, "+")
     elif change.action is Action.DELETE and change.before:
-        lines += _attribute_lines(change.before, "-")
+        lines += _attribute_lines(change, change.before, "-")
     else:
         for f in change.fields:
             lines.append(f"    ~ {f.field}: {_value(f.before)} -> {_value(f.after)}")
+    label = _kind(change).secret_label
     for name, status in sorted(change.sensitive.items()):
         if status == "changed":
-            lines.append(f"    ~ auth.params.{name} = (sensitive value changed)")
+            lines.append(f"    ~ {label(name)} = (sensitive value changed)")
         elif status == "set":
-            lines.append(f"    + auth.params.{name} = (sensitive value)")
+            lines.append(f"    + {label(name)} = (sensitive value)")
         elif status == "removed":
-            lines.append(f"    - auth.params.{name} = (sensitive value)")
+            lines.append(f"    - {label(name)} = (sensitive value)")
     return lines
 
 
 def header(change: Change) -> str:
     where = f" [id={change.id}]" if change.id else ""
-    return f"{SYMBOLS[change.action]} connection.{change.key}{where} {VERBS[change.action]}"
+    return f"{SYMBOLS[change.action]} {change.address}{where} {VERBS[change.action]}"
 
 
 def render_text(plan: Plan, style: Style = _plain) -> str:
@@ -126,12 +144,11 @@ def render_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     head = [f"### flowplan: `{plan.sandbox}`", "", f"**{summary_line(plan)}**", ""]
     if not plan.has_changes:
         return "\n".join(head)
-    table = ["| | key | action | id |", "|---|---|---|---|"]
+    table = ["| | address | action | id |", "|---|---|---|---|"]
     details: list[str] = []
     for change in plan.actionable:
-        table.append(
-            f"| `{SYMBOLS[change.action]}` | `{change.key}` | {change.action} | {change.id or ''} |"
-        )
+        symbol, action, where = SYMBOLS[change.action], change.action, change.id or ""
+        table.append(f"| `{symbol}` | `{change.address}` | {action} | {where} |")
         body = "\n".join(change_lines(change)).replace("```", "'''")
         details.append(
             f"<details><summary><code>{header(change)}</code></summary>\n\n```diff\n{body}\n```\n"

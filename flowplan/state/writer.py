@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from flowplan.model import Address
 from flowplan.state.file import StateStore
 from flowplan.state.model import State, StateEntry
 
@@ -28,20 +29,24 @@ class StateWriter:
         self._thread = threading.Thread(target=self._run, daemon=True, name="state-writer")
         self._thread.start()
 
-    def record(self, key: str, entry: StateEntry) -> None:
+    def record(self, address: Address, entry: StateEntry) -> None:
         with self._lock:
-            self.state.connections[key] = entry
+            self.state.put(address, entry)
             self._dirty = True
 
-    def managed_ids(self) -> set[str]:
-        """The connection ids the state manages, read under the lock other threads write with."""
+    def forget(self, address: Address) -> None:
         with self._lock:
-            return {e.id for e in self.state.connections.values()}
-
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self.state.connections.pop(key, None)
+            self.state.pop(address)
             self._dirty = True
+
+    def entry(self, address: Address) -> StateEntry | None:
+        with self._lock:
+            return self.state.get(address)
+
+    def managed_ids(self, kind: str) -> set[str]:
+        """The ids of one kind the state manages, read under the lock other threads write with."""
+        with self._lock:
+            return {e.id for a, e in self.state.entries() if a.kind == kind}
 
     def flush(self) -> None:
         with self._lock:
