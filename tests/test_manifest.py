@@ -44,14 +44,38 @@ def test_unknown_keys_are_reported_at_the_key() -> None:
     text = hubspot_manifest("A").replace(
         "    type: hubspot\n", "    type: hubspot\n    colour: x\n"
     )
-    assert problems(text + "extra: 1\n") == [
-        (
-            6,
-            "connections.a.colour: unknown field 'colour'; allowed: auth, connectionSpec, "
-            "description, name, protect, type",
-        ),
-        (14, "extra: unknown field 'extra'; allowed: $schema, connections, sandbox, version"),
-    ]
+    found = problems(text + "extra: 1\n")
+    assert found[0] == (
+        6,
+        "connections.a.colour: unknown field 'colour'; allowed: auth, connectionSpec, "
+        "description, name, protect, type",
+    )
+    assert found[1][0] == 14
+    assert found[1][1].startswith("extra: unknown field 'extra'; allowed: $schema, connections")
+    assert len(found) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "typo", "expected"),
+    [
+        ("    descripton: x\n", "connections.a.descripton", "description"),
+        ("    protekt: true\n", "connections.a.protekt", "protect"),
+    ],
+)
+def test_unknown_field_suggests_the_close_one(line: str, typo: str, expected: str) -> None:
+    text = hubspot_manifest("A").replace("    type: hubspot\n", "    type: hubspot\n" + line)
+    key = typo.rsplit(".", 1)[1]
+    assert problems(text) == [(6, f"{typo}: unknown field {key!r} (did you mean {expected!r}?)")]
+
+
+def test_unknown_param_and_top_level_key_suggest_too() -> None:
+    text = hubspot_manifest("A").replace("clientId:", "clientid:").replace("sandbox:", "sandbx:")
+    found = problems(text)
+    assert (2, "sandbx: unknown field 'sandbx' (did you mean 'sandbox'?)") in found
+    assert (
+        9,
+        "connections.a.auth.params.clientid: unknown param 'clientid' (did you mean 'clientId'?)",
+    ) in found
 
 
 def test_wrong_types() -> None:
@@ -133,13 +157,15 @@ def test_names_unique_per_spec() -> None:
 def test_reference_syntax_is_checked_offline() -> None:
     text = (
         hubspot_manifest("A")
-        .replace("${env:HS_CLIENT_ID}", "${vault:x}")
+        .replace("${env:HS_CLIENT_ID}", "${keychain:x}")
         .replace("${env:HS_ACCESS_TOKEN}", "${env:1BAD}")
+        .replace("${env:HS_REFRESH_TOKEN}", "${vault:no-key}")
     )
     found = problems(text)
-    assert [line for line, _ in found] == [9, 11]
+    assert [line for line, _ in found] == [9, 11, 12]
     assert "unknown reference" in found[0][1]
     assert "environment variable name" in found[1][1]
+    assert "${vault:MOUNT/PATH#KEY}" in found[2][1]
 
 
 def test_file_reference_must_be_whole_value() -> None:

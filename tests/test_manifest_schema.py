@@ -14,7 +14,7 @@ from conftest import ROOT
 from jsonschema import Draft202012Validator
 
 from flowplan.flowservice.catalog import BUILTIN_TYPES
-from flowplan.manifest import loader as manifest
+from flowplan.manifest import schema_check
 from flowplan.manifest.schema_files import load_schema
 
 SCHEMA = load_schema("manifest.schema.json")
@@ -90,7 +90,7 @@ INVALID = [
 
 @pytest.mark.parametrize("doc", INVALID)
 def test_fast_and_full_validators_agree_on_invalid(doc: dict[str, Any]) -> None:
-    assert not manifest._fast_valid(doc)
+    assert not schema_check._fast_valid(doc)
     assert list(Draft202012Validator(SCHEMA).iter_errors(doc))
 
 
@@ -108,7 +108,7 @@ def test_fast_and_full_validators_agree_on_valid() -> None:
             }
         },
     }
-    assert manifest._fast_valid(doc)
+    assert schema_check._fast_valid(doc)
     assert not list(Draft202012Validator(SCHEMA).iter_errors(doc))
 
 

@@ -1,138 +1,147 @@
-"""`${env:NAME}` and `${file:PATH}` references in manifest values.
+"""Reading references' values, only at plan and apply.
 
-Parsed (and their syntax checked) by `validate`, which reads no secret; resolved only by plan and
-apply. A reference is interpolated after YAML parsing, into a string value only, so a secret
-holding `: ` or a newline can never change the document's structure. `$${` writes a literal `${`.
+`${var:…}` is gone by now (the manifest loader expands it). Every distinct reference is read
+once per run: `prefetch` reads the manifest's files and secret-store references in parallel
+before the engine asks for values, and `resolve` reads what was not prefetched on first use.
+Every secret value is registered with `redact` as soon as it is read, and no error message
+ever holds a value: a problem names the reference.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}?")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MAX_FILE_BYTES = 1024 * 1024
+from flowplan import redact
+from flowplan.references.files import MAX_FILE_BYTES, FileProblem, file_roots, read_file
+from flowplan.references.stores import SecretStores, StoreError
+from flowplan.references.template import (
+    STORE_KINDS,
+    Ref,
+    RefSyntaxError,
+    Template,
+    parse,
+)
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "STORE_KINDS",
+    "Ref",
+    "RefSyntaxError",
+    "Resolver",
+    "Template",
+    "parse",
+]
+
+PARALLELISM = 8
+_Outcome = tuple[str | None, str | None]  # (value, problem)
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
-    kind: str  # "env" or "file"
-    target: str
-
-    def __str__(self) -> str:
-        return f"${{{self.kind}:{self.target}}}"
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    """A string value: literal text and references, in order."""
-
-    raw: str
-    parts: tuple[str | Ref, ...]
-    refs: tuple[Ref, ...] = ()
-
-    @property
-    def is_single_ref(self) -> bool:
-        return len(self.parts) == 1 and isinstance(self.parts[0], Ref)
-
-    @property
-    def is_literal(self) -> bool:
-        return not self.refs
-
-
-class RefSyntaxError(ValueError):
-    pass
-
-
-@functools.lru_cache(maxsize=65536)
-def parse(raw: str) -> Template:
-    """Split a value into literal text and references; raises RefSyntaxError on bad syntax.
-
-    Cached: manifests repeat the same references (`${env:CLIENT_ID}`) in every connection."""
-    if "$" not in raw:
-        return Template(raw, (raw,) if raw else ())
-    parts: list[str | Ref] = []
-    literal: list[str] = []
-    pos = 0
-    for match in _TOKEN.finditer(raw):
-        literal.append(raw[pos : match.start()])
-        pos = match.end()
-        if match.group(0) == "$${":
-            literal.append("${")
-            continue
-        parts.extend(_flush(literal))
-        parts.append(_parse_ref(match.group(0), match.group(1)))
-    literal.append(raw[pos:])
-    parts.extend(_flush(literal))
-    template = Template(raw, tuple(parts), tuple(p for p in parts if isinstance(p, Ref)))
-    if any(r.kind == "file" for r in template.refs) and not template.is_single_ref:
-        raise RefSyntaxError("a ${file:PATH} reference must be the whole value")
-    return template
-
-
-def _flush(literal: list[str]) -> list[str]:
-    text = "".join(literal)
-    literal.clear()
-    return [text] if text else []
-
-
-def _parse_ref(whole: str, inner: str | None) -> Ref:
-    if not whole.endswith("}"):
-        raise RefSyntaxError(f"unterminated reference {whole!r}; write ${{env:NAME}}")
-    kind, sep, target = (inner or "").partition(":")
-    if not sep or kind not in ("env", "file"):
-        raise RefSyntaxError(
-            f"unknown reference {whole!r}; use ${{env:NAME}} or ${{file:PATH}} ($${{ for a literal)"
-        )
-    if kind == "env" and not _ENV_NAME.match(target):
-        raise RefSyntaxError(f"{whole!r}: an environment variable name is letters, digits and _")
-    if kind == "file" and not target.strip():
-        raise RefSyntaxError(f"{whole!r}: the file path is empty")
-    return Ref(kind, target)
-
-
-@dataclass(frozen=True, slots=True)
 class Resolver:
-    """Reads references' values from the environment and from files beside the manifest."""
+    """Reads references from the environment, from files and from secret stores."""
 
-    env: Mapping[str, str]
-    base_dir: Path
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        base_dir: Path,
+        stores: SecretStores | None = None,
+    ) -> None:
+        self.env = env
+        self.base_dir = base_dir
+        self.stores = stores or SecretStores(env)
+        self._roots = file_roots(base_dir, env)
+        self._lock = threading.Lock()
+        self._cache: dict[Ref, Future[_Outcome]] = {}
 
     @classmethod
     def from_os(cls, base_dir: Path) -> Resolver:
         return cls(dict(os.environ), base_dir)
 
-    def resolve(self, template: Template, missing: list[str]) -> str:
-        """The value, or "" after appending what is missing (so every problem is reported)."""
+    def prefetch(self, items: Iterable[Template | Ref], parallelism: int = PARALLELISM) -> None:
+        """Read every distinct file and secret-store reference in `items` at once (a thread
+        pool); problems are reported later, by `resolve`, with the value that needs them."""
+        todo: list[tuple[Ref, Future[_Outcome]]] = []
+        with self._lock:
+            for ref in _refs(items):
+                if ref.kind != "env" and ref not in self._cache:
+                    future: Future[_Outcome] = Future()
+                    self._cache[ref] = future
+                    todo.append((ref, future))
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
+            for ref, future in todo:
+                pool.submit(self._fill, ref, future)
+
+    def resolve(self, template: Template, missing: list[str], *, secret: bool = False) -> str:
+        """The value, or "" after appending what is missing (so every problem is reported).
+
+        `secret` (or `template.secret`): the value is a secret param's, so it is registered
+        with redact and must not be empty (a secret-store reference always is secret)."""
+        secret = secret or template.secret
         out: list[str] = []
         for part in template.parts:
             if isinstance(part, str):
                 out.append(part)
-            elif part.kind == "env":
-                value = self.env.get(part.target)
-                if value is None:
-                    missing.append(f"environment variable {part.target} is not set")
-                out.append(value or "")
-            else:
-                out.append(self._read_file(part.target, missing))
-        return "".join(out)
+                continue
+            value, problem = self._outcome(part)
+            if problem is not None:
+                missing.append(problem)
+            elif (secret or part.is_store) and not value:
+                missing.append(f"{part} is empty; a secret cannot be empty")
+            out.append(value or "")
+        text = "".join(out)
+        if secret:
+            redact.register(text)
+        return text
 
-    def _read_file(self, target: str, missing: list[str]) -> str:
-        path = (self.base_dir / target).expanduser()
+    def _outcome(self, ref: Ref) -> _Outcome:
+        with self._lock:
+            future = self._cache.get(ref)
+            mine = future is None
+            if future is None:
+                future = self._cache[ref] = Future()
+        if mine:
+            self._fill(ref, future)
+        return future.result()
+
+    def _fill(self, ref: Ref, future: Future[_Outcome]) -> None:
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                missing.append(f"file {target} is larger than {MAX_FILE_BYTES:,} bytes")
-                return ""
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            missing.append(f"file {target} does not exist (relative to {self.base_dir})")
-            return ""
-        except (OSError, UnicodeDecodeError) as exc:
-            missing.append(f"file {target} cannot be read: {exc.__class__.__name__}")
-            return ""
-        return text[:-1] if text.endswith("\n") else text
+            value = self._read(ref)
+        except (FileProblem, StoreError) as exc:
+            future.set_result((None, _problem(ref, exc)))
+        except Exception as exc:  # a driver's bug must not leave a waiter hanging
+            future.set_result((None, f"{ref}: cannot be read ({exc.__class__.__name__})"))
+        else:
+            if ref.is_store:
+                redact.register(value)
+            future.set_result((value, None))
+
+    def _read(self, ref: Ref) -> str:
+        if ref.kind == "env":
+            value = self.env.get(ref.target)
+            if value is None:
+                raise StoreError(f"environment variable {ref.target} is not set")
+            return value
+        if ref.kind == "file":
+            return read_file(ref.target, self.base_dir, self._roots)
+        if ref.kind in STORE_KINDS:
+            return self.stores.fetch(ref)
+        raise StoreError(f"{ref} was not expanded when the manifest was loaded")
+
+
+def _problem(ref: Ref, exc: Exception) -> str:
+    if ref.kind in ("env", "file"):
+        return str(exc)  # "environment variable X is not set", "file X …": they name it
+    return f"{ref}: {exc}"
+
+
+def _refs(items: Iterable[Template | Ref]) -> Iterable[Ref]:
+    for item in items:
+        if isinstance(item, Ref):
+            yield item
+        else:
+            yield from item.refs
