@@ -241,3 +241,33 @@ def test_location_precedence_and_environment_names(tmp_path: Path) -> None:
     assert for_environment("s3://b/k", "dev", "team") == "s3://b/k.dev"
     store = open_store("relative.json", tmp_path)
     assert store.describe() == str(tmp_path / "relative.json")
+
+
+def test_the_manifest_state_key_places_the_state(
+    tmp_path: Path,
+    emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in {
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "AEP_ACCESS_TOKEN": "token",
+        "AEP_API_KEY": "flowplan-tests",
+        "AEP_ORG_ID": ORG,
+        "HS_CLIENT_ID": "id",
+        "HS_CLIENT_SECRET": "cs",
+        "HS_ACCESS_TOKEN": "at",
+        "HS_REFRESH_TOKEN": "rt",
+    }.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "flowplan.yaml"
+    path.write_text("state: shared/team.state.json\n" + hubspot_manifest("Alpha"))
+    monkeypatch.chdir(tmp_path.parent)
+    code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    assert code == 0, err
+    placed = tmp_path / "shared" / "team.state.json"  # relative to the manifest's folder
+    assert json.loads(placed.read_text())["connections"]["alpha"]["name"] == "Alpha"
+    assert not path.with_suffix(".state.json").exists()
+    other = tmp_path / "cli.state.json"
+    code, out, err = run(capsys, "plan", "-f", str(path), "--state", str(other))  # --state wins
+    assert (code, "will be adopted" in out) == (0, True), out + err

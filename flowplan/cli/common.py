@@ -56,9 +56,8 @@ def open_context(manifest_path: Path, state_location: str | None) -> Context:
     flowplan.state.location; by default beside the manifest, flowplan.yaml ->
     flowplan.state.json)."""
     from flowplan.cli.context import Context
-    from flowplan.state.location import open_state
 
-    return Context.open(manifest_path, open_state(manifest_path, state_location))
+    return Context.open(manifest_path, state_location)
 
 
 def use_color(no_color: bool) -> bool:

@@ -23,6 +23,7 @@ from flowplan.model import Manifest
 from flowplan.output.events import EventPrinter
 from flowplan.references.resolver import Resolver
 from flowplan.state.file import StateStore
+from flowplan.state.location import open_state
 from flowplan.state.model import State
 from flowplan.state.writer import StateWriter
 
@@ -34,9 +35,18 @@ class Context:
     store: StateStore
 
     @classmethod
-    def open(cls, manifest_path: Path, store: StateStore) -> Context:
-        loaded = manifest_module.load(manifest_path)
+    def open(cls, manifest_path: Path, state: str | None, env: str | None = None) -> Context:
+        """The manifest for `env`, the settings, and the state at `state` (--state), else where
+        the environment, the manifest or FLOWPLAN_STATE puts it (flowplan.state.location)."""
+        loaded = manifest_module.load(manifest_path, env)
         settings = Settings.from_env(os.environ, loaded.sandbox)
+        store = open_state(
+            manifest_path,
+            state,
+            env_name=loaded.environment,
+            env_state=loaded.env_state_location,
+            manifest_state=loaded.state_location,
+        )
         return cls(loaded, settings, store)
 
     def client(self, parallelism: int = 8) -> FlowServiceClient:
