@@ -129,6 +129,10 @@ class NetworkError(ApiError):
     """No HTTP answer: connection refused, reset, or timed out."""
 
 
+class UnexpectedAnswerError(ApiError):
+    """An answer the API does not document: a redirect, HTML, a malformed body, a paging loop."""
+
+
 class OutcomeUnknownError(ApiError):
     """A create may or may not have happened (timeout, dropped connection, 500/502/504).
 

@@ -29,6 +29,14 @@ class Settings:
     read_timeout: float = 30.0
     retries: int = 5
     backoff: float = 0.5
+    # Data Prep (mapping sets); empty means: derived from `endpoint` (see conversion_default)
+    conversion_endpoint: str = ""
+    listing_timeout: float = 900.0  # the total time one listing may take, every page included
+    max_pages: int = 10_000  # pages per listing: 1,000,000 resources at 100 a page
+
+    def __post_init__(self) -> None:
+        if not self.conversion_endpoint:
+            object.__setattr__(self, "conversion_endpoint", conversion_default(self.endpoint))
 
     def __repr__(self) -> str:  # never show the token or the client secret
         return (
@@ -70,6 +78,10 @@ class Settings:
         ims = get("FLOWPLAN_IMS_ENDPOINT") or DEFAULT_IMS_ENDPOINT
         check_endpoint("FLOWPLAN_ENDPOINT", endpoint)
         check_endpoint("FLOWPLAN_IMS_ENDPOINT", ims)
+        conversion = (get("FLOWPLAN_CONVERSION_ENDPOINT") or conversion_default(endpoint)).rstrip(
+            "/"
+        )
+        check_endpoint("FLOWPLAN_CONVERSION_ENDPOINT", conversion)
         for credential in (token, secret):
             if credential:
                 redact.register(credential)
@@ -90,7 +102,14 @@ class Settings:
             read_timeout=_number(env, "FLOWPLAN_READ_TIMEOUT", 30.0),
             retries=int(_number(env, "FLOWPLAN_RETRIES", 5)),
             backoff=_number(env, "FLOWPLAN_BACKOFF", 0.5),
+            conversion_endpoint=conversion,
         )
+
+
+def conversion_default(endpoint: str) -> str:
+    """Data Prep's base URL beside Flow Service's: `/flowservice` replaced by `/conversion`."""
+    head, found, tail = endpoint.rpartition("/flowservice")
+    return f"{head}/conversion{tail}" if found else endpoint
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
