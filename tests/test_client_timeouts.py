@@ -189,3 +189,17 @@ def test_connections_are_reused_across_threads(serve: Serve) -> None:
         t.join()
     assert len(fake.requests) == 80
     assert len(ports) <= 8  # 80 requests over a handful of kept-alive connections
+
+
+def test_retries_and_renewals_log_no_secret(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret, issued = "CLIENT-SECRET-abcdef123456", ["IMS-TOKEN-one-987654", "IMS-TOKEN-two-123987"]
+    ims = iter([ok({}, 503), ok({"access_token": issued[0]}), ok({"access_token": issued[1]})])
+    flow = iter([Reply(close=True), ok({"error_code": "401013"}, 401), ok({"items": []})])
+    fake = serve(lambda req: next(ims) if req.path.endswith("/ims/token/v3") else next(flow))
+    client = fake.client(AEP_ACCESS_TOKEN="", AEP_CLIENT_ID="cid", AEP_CLIENT_SECRET=secret)
+    assert client.list("flows") == []
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {issued[1]}"
+    assert "retrying in" in caplog.text
+    for value in (secret, *issued):
+        assert value not in caplog.text
