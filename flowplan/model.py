@@ -47,6 +47,9 @@ class Manifest:
     state_location: str | None = None  # the manifest's top-level `state:`
     env_state_location: str | None = None  # the chosen environment's `state:`
     references: tuple[Ref, ...] = ()  # every distinct reference, for Resolver.prefetch
+    # The other sections (sources, targets, mappings, dataflows): key -> the entry as written,
+    # checked by the manifest's schema and semantic checks, turned into requests by the kinds.
+    sections: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
 
 class SecretValue:

@@ -147,11 +147,11 @@ class Applier:
         self._update(kind, change)
         return change.id
 
-    def id_of(self, address: Address) -> str:
+    def id_of(self, address: Address) -> StateEntry:
         entry = self.writer.entry(address)
         if entry is None:
             raise ApplyError(f"{address} has no id yet (it was not created); run apply again")
-        return entry.id
+        return entry
 
     def _record(self, change: Change, resource_id: str, etag: str) -> None:
         desired = self.desired[change.address]
@@ -160,7 +160,7 @@ class Applier:
             StateEntry(
                 resource_id,
                 etag,
-                desired.attributes,
+                self.kinds[change.kind].recorded(desired, self.id_of),
                 desired.protect,
                 dict(change.secret_fingerprints),
                 desired.requires,

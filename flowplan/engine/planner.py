@@ -58,9 +58,15 @@ def plan(
     return tuple(
         sorted(
             (changes[a] for a in selected),
-            key=lambda c: (ORDER[c.action], order.get(c.kind, 99), c.key),
+            key=lambda c: (ORDER[c.action], _kind_rank(c, order), c.key),
         )
     )
+
+
+def _kind_rank(change: Change, order: Mapping[str, int]) -> int:
+    """Referenced kinds first; for deletes, the kinds that reference them first."""
+    rank = order.get(change.kind, len(order))
+    return -rank if change.action is Action.DELETE else rank
 
 
 def _plan_kind(
@@ -233,6 +239,9 @@ def _managed(
             reason=f"the {immutable} cannot be changed in place: delete, then create",
             **common,
         )
+    refused = kind.refuse_update(remote.attributes, d.attributes)
+    if refused:
+        errors.setdefault(d.address, []).append(f"{d.address}: {refused}")
     if entry.protect != d.protect:  # recorded in the state only; Flow Service has no such field
         fields += (FieldChange("protect", entry.protect, d.protect),)
     sensitive = sensitive_status(want.fingerprints, entry.secret_fingerprints)

@@ -33,17 +33,12 @@ def resolve(
 ) -> dict[Address, Desired]:
     """Every resource with its references read; one error naming every missing value."""
 
-    def state_id(address: Address) -> str | None:
-        entry = state.get(address)
-        return entry.id if entry is not None else None
-
     resolver.prefetch(manifest.references)  # each distinct file/secret read once, in parallel
-    ctx = KindContext(manifest, resolver, catalog, state.fingerprint, state_id)
-    desired: dict[Address, Desired] = {}
+    ctx = KindContext(manifest, resolver, catalog, state.fingerprint, state.get)
     for kind in kinds:
         for key, resource in kind.desired(ctx).items():
-            desired[Address(kind.name, key)] = resource
-    return desired
+            ctx.resolved[Address(kind.name, key)] = resource
+    return ctx.resolved
 
 
 def wanted(desired: Mapping[Address, Desired], state: State) -> dict[Address, Wanted]:

@@ -41,6 +41,11 @@ class ConnectionType:
     version: str
     provider_id: str
     auth_specs: tuple[AuthSpec, ...]
+    # A source connection names its table in this param (Adobe's tutorials: HubSpot `path`,
+    # CRM and database sources `tableName`); its dataflows use this flow spec.
+    object_param: str = "tableName"
+    flow_spec_id: str = "14518937-270c-4525-bdec-c2ba7cce3860"  # CRMToAEP
+    needs_delta_column: bool = True
 
     @property
     def default_auth_spec(self) -> AuthSpec:
@@ -80,6 +85,7 @@ def _schema(description: str, props: dict[str, str], required: list[str], secret
 
 
 _HUBSPOT = ConnectionType(
+    object_param="path",
     name="hubspot",
     spec_id="cc6a4487-9e91-433e-a3a3-9cf6626c1806",
     version="1.0",

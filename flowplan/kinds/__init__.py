@@ -6,6 +6,12 @@ from typing import TYPE_CHECKING
 
 from flowplan.kinds.base import Kind
 from flowplan.kinds.connection import ConnectionKind
+from flowplan.kinds.dataflow import DataflowKind
+from flowplan.kinds.mapping import MappingKind
+from flowplan.kinds.source import SourceKind
+from flowplan.kinds.target import TargetKind
+
+KIND_NAMES = ("connection", "source", "target", "mapping", "dataflow")
 
 if TYPE_CHECKING:
     from flowplan.flowservice.specs import SpecCatalog
@@ -13,7 +19,7 @@ if TYPE_CHECKING:
 
 def default_kinds(catalog: SpecCatalog | None = None) -> tuple[Kind, ...]:
     """Every built-in kind, referenced kinds before the kinds that reference them."""
-    return (ConnectionKind(catalog),)
+    return (ConnectionKind(catalog), SourceKind(), TargetKind(), MappingKind(), DataflowKind())
 
 
 def kind_named(name: str, catalog: SpecCatalog | None = None) -> Kind:

@@ -13,7 +13,7 @@ import contextlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowplan.errors import ApiError, NotFoundError
@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from flowplan.flowservice.client import FlowServiceClient
     from flowplan.flowservice.specs import SpecCatalog
     from flowplan.references.resolver import Resolver
+    from flowplan.state.model import StateEntry
 
 IDS_PER_QUERY = 100  # one page each; ~3.7 KB of ids, well under common 8 KiB URL limits
 NAME_CHARS_PER_QUERY = 2000
 
-IdOf = Callable[[Address], str]
-"""The remote id of a referenced resource, known once it exists (at apply time)."""
+IdOf = Callable[[Address], "StateEntry"]
+"""What the state records of a referenced resource (its id, its etag or version), known once
+it exists: at apply time."""
 
 
 @dataclass
@@ -40,7 +42,20 @@ class KindContext:
     resolver: Resolver
     catalog: SpecCatalog
     fingerprint: Callable[[str, str], str]
-    state_ids: Callable[[Address], str | None]  # ids the state records (plan time)
+    state_entry: Callable[[Address], StateEntry | None]  # what the state records (plan time)
+    resolved: dict[Address, Desired] = field(default_factory=dict)  # kinds resolved so far
+
+    def state_id(self, address: Address) -> str | None:
+        entry = self.state_entry(address)
+        return entry.id if entry is not None else None
+
+    def text(self, value: Any, where: str, problems: list[str]) -> Any:
+        """A non-secret value with its `${env:}`/`${file:}` references read."""
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        from flowplan.references.template import parse
+
+        return self.resolver.resolve(parse(value), problems)
 
 
 class Kind(ABC):
@@ -108,6 +123,10 @@ class Kind(ABC):
         """Why the change cannot be made in place ("" when it can)."""
         return ""
 
+    def refuse_update(self, before: Attrs, after: Attrs) -> str:
+        """Why an in-place update is refused outright ("" when it is not)."""
+        return ""
+
     def diff(self, before: Attrs, after: Attrs) -> tuple[FieldChange, ...]:
         from flowplan.engine.diff import diff_attributes
 
@@ -129,6 +148,10 @@ class Kind(ABC):
     @abstractmethod
     def patch_ops(self, change: Change, desired: Desired, id_of: IdOf) -> list[dict[str, Any]]:
         """The JSON Patch of an in-place update ([] when nothing remote changes)."""
+
+    def recorded(self, desired: Desired, id_of: IdOf) -> Attrs:
+        """The attributes the state records once applied: references as the ids they got."""
+        return desired.attributes
 
     def create(self, client: FlowServiceClient, desired: Desired, id_of: IdOf) -> tuple[str, str]:
         created = client.create(self.collection, self.create_body(desired, id_of))

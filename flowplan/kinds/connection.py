@@ -81,7 +81,7 @@ class ConnectionKind(Kind):
             if not isinstance(value, Template):
                 params[param] = value
                 continue
-            text = ctx.resolver.resolve(value, problems)
+            text = ctx.resolver.resolve(value, problems, secret=param in secret_names)
             if param in secret_names:
                 redact.register(text)
                 secrets[param] = SecretValue(text)

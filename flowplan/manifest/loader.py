@@ -16,6 +16,7 @@ from typing import Any
 from flowplan.errors import Diagnostic, ManifestError
 from flowplan.manifest import yaml_loader as yamlload
 from flowplan.manifest.environments import environment_names, variables
+from flowplan.manifest.pipelines import check_sections
 from flowplan.manifest.schema_check import schema_diagnostics
 from flowplan.manifest.semantic import SemanticChecker
 from flowplan.model import Manifest
@@ -111,6 +112,7 @@ def _check(
         diagnostics = schema_diagnostics(doc)
         checker = SemanticChecker(doc, variables(doc, env))
         connections = checker.build()
+        sections = check_sections(doc.data, checker)
         checker.finish()
     diagnostics += checker.diagnostics + _sandbox_problems(doc, env)
     if diagnostics:
@@ -128,6 +130,7 @@ def _check(
             state_location=data.get("state"),
             env_state_location=chosen.get("state"),
             references=checker.references(),
+            sections=sections,
         ),
         [],
     )
