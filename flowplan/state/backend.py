@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 
@@ -147,8 +147,3 @@ class StateBackend(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the backend may be used again afterwards."""
 
-
-def iter_chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
-    view = memoryview(data)
-    for start in range(0, len(data), size):
-        yield bytes(view[start : start + size])
