@@ -146,4 +146,3 @@ class StateBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the backend may be used again afterwards."""
-
