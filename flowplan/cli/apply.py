@@ -8,6 +8,7 @@ import click
 
 from flowplan.cli.common import (
     color_option,
+    env_option,
     manifest_option,
     open_context,
     state_option,
@@ -21,6 +22,7 @@ from flowplan.cli.common import (
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @manifest_option
 @state_option
+@env_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64))
 @target_option

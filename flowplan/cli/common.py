@@ -52,12 +52,34 @@ manifest_option = click.option(
 
 
 def open_context(manifest_path: Path, state_location: str | None) -> Context:
-    """The manifest, settings and state store a command works on (state: see
-    flowplan.state.location; by default beside the manifest, flowplan.yaml ->
-    flowplan.state.json)."""
+    """The manifest (for the environment of --env or FLOWPLAN_ENV), settings and state store a
+    command works on (state: see flowplan.state.location; by default beside the manifest,
+    flowplan.yaml -> flowplan.state.json)."""
     from flowplan.cli.context import Context
 
-    return Context.open(manifest_path, state_location)
+    return Context.open(manifest_path, state_location, chosen_env())
+
+
+def _remember_env(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta["flowplan.env"] = value
+
+
+def chosen_env() -> str | None:
+    """--env of the running command, else FLOWPLAN_ENV (click reads it for the option)."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get("flowplan.env") if ctx is not None else None
+    return chosen or os.environ.get("FLOWPLAN_ENV") or None
+
+
+env_option = click.option(
+    "--env",
+    metavar="NAME",
+    envvar="FLOWPLAN_ENV",
+    default=None,
+    expose_value=False,
+    callback=_remember_env,
+    help="The manifest's environment (sandbox, vars, state) [default: FLOWPLAN_ENV].",
+)
 
 
 def use_color(no_color: bool) -> bool:

@@ -63,7 +63,12 @@ class Context:
     ) -> Planned:
         resolver = Resolver.from_os(self.manifest.path.resolve().parent)
         return make_plan(
-            self.manifest, state or self.load_state(), client or self.client(), resolver, targets
+            self.manifest,
+            state or self.load_state(),
+            client or self.client(),
+            resolver,
+            targets,
+            state_location=self.store.describe(),
         )
 
     def apply(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from flowplan.cli.common import manifest_option, open_context, state_option
+from flowplan.cli.common import env_option, manifest_option, open_context, state_option
 from flowplan.cli.context import Context
 from flowplan.errors import PlanError
 from flowplan.model import Address
@@ -18,6 +18,7 @@ from flowplan.state.model import StateEntry
 @click.argument("connection_id")
 @manifest_option
 @state_option
+@env_option
 def import_command(
     key: str, connection_id: str, manifest_path: Path, state_path: str | None
 ) -> int:

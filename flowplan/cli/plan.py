@@ -8,6 +8,7 @@ import click
 
 from flowplan.cli.common import (
     color_option,
+    env_option,
     manifest_option,
     open_context,
     state_option,
@@ -20,6 +21,7 @@ from flowplan.cli.common import (
 @click.command()
 @manifest_option
 @state_option
+@env_option
 @click.option(
     "--out",
     "out_path",

@@ -112,6 +112,7 @@ def make_plan(
     resolver: Resolver,
     targets: Iterable[str] = (),
     kinds: Sequence[Kind] | None = None,
+    state_location: str = "",
 ) -> Planned:
     catalog = SpecCatalog(client)
     chosen = tuple(kinds) if kinds is not None else default_kinds(catalog)
@@ -129,6 +130,8 @@ def make_plan(
             state_serial=state.serial,
             state_exists=state.exists,
             fingerprint_key=None if state.exists else state.fingerprint_key,
+            state_location=state_location,
+            environment=manifest.environment,
         ),
         desired=desired,
         kinds=chosen,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from flowplan.errors import FlowplanError
 from flowplan.model import Address
 from flowplan.state.file import StateStore
 from flowplan.state.model import State, StateEntry
@@ -56,10 +57,15 @@ class StateWriter:
             self._dirty = False
 
     def _run(self) -> None:
+        """Background flushes; a failure (a lost compare-and-swap, a full disk) stops them, and
+        close() tries once more in the apply's own thread, where a failure is reported."""
         while not self._stop.wait(FLUSH_INTERVAL_S):
-            self.flush()
+            try:
+                self.flush()
+            except FlowplanError:
+                return
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-        self.flush()
+        self.flush()  # raises what failed in the background, if it fails again
