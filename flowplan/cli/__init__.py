@@ -17,6 +17,7 @@ import click
 from flowplan import __version__, redact
 from flowplan.cli import (
     apply,
+    destroy,
     emulator,
     export,
     force_unlock,
@@ -50,6 +51,7 @@ for _command in (
     validate.validate,
     plan.plan,
     apply.apply,
+    destroy.destroy,
     show.show,
     import_cmd.import_command,
     state.state,

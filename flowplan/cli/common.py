@@ -108,4 +108,12 @@ state_option = click.option(
 target_option = click.option(
     "--target", "targets", multiple=True, metavar="KEY", help="Only this key (repeatable)."
 )
+max_deletes_option = click.option(
+    "--max-deletes",
+    type=click.IntRange(0),
+    default=None,
+    metavar="N",
+    help="Allow a plan to delete up to N resources (the guard stops more than 3 and more "
+    "than 25 % of the state; a replace counts as a delete).",
+)
 color_option = click.option("--no-color", is_flag=True, help="No ANSI colour (also NO_COLOR).")

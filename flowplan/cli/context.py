@@ -13,6 +13,7 @@ import click
 from flowplan.cli.signals import interruptible
 from flowplan.engine.applier import Applier, new_counts
 from flowplan.engine.changes import Plan
+from flowplan.engine.guards import check_mass_delete
 from flowplan.engine.prepare import Planned, make_plan
 from flowplan.engine.saved_plans import check_against_fresh, check_saved_plan
 from flowplan.errors import ApplyError
@@ -26,6 +27,15 @@ from flowplan.state.file import StateStore
 from flowplan.state.location import open_state
 from flowplan.state.model import State
 from flowplan.state.writer import StateWriter
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What the user asked of a plan: --target, --destroy, --max-deletes."""
+
+    targets: tuple[str, ...] = ()
+    destroy: bool = False
+    max_deletes: int | None = None
 
 
 @dataclass
@@ -57,24 +67,31 @@ class Context:
 
     def plan(
         self,
-        targets: tuple[str, ...],
+        options: PlanOptions,
         state: State | None = None,
         client: FlowServiceClient | None = None,
+        guard: bool = True,
     ) -> Planned:
+        state = state or self.load_state()
         resolver = Resolver.from_os(self.manifest.path.resolve().parent)
-        return make_plan(
+        planned = make_plan(
             self.manifest,
-            state or self.load_state(),
+            state,
             client or self.client(),
             resolver,
-            targets,
+            options.targets,
             state_location=self.store.describe(),
+            destroy=options.destroy,
         )
+        if guard and not options.destroy:
+            managed = sum(1 for _ in state.entries())
+            check_mass_delete(planned.plan.changes, managed, options.max_deletes)
+        return planned
 
     def apply(
         self,
         saved: Plan | None,
-        targets: tuple[str, ...],
+        options: PlanOptions,
         parallelism: int,
         lock_timeout: float,
         auto_approve: bool,
@@ -88,7 +105,10 @@ class Context:
                 if not state.exists and saved.fingerprint_key:
                     state.fingerprint_key = saved.fingerprint_key
                     state.lineage = saved.state_lineage
-            planned = self.plan(targets, state, client)
+            if saved is not None:
+                options = PlanOptions(options.targets, saved.destroy)
+            # A saved plan passed the mass-delete guard when it was made and reviewed.
+            planned = self.plan(options, state, client, guard=saved is None)
             plan = planned.plan
             if saved is not None:
                 check_against_fresh(saved, plan)

@@ -10,6 +10,7 @@ from flowplan.cli.common import (
     color_option,
     env_option,
     manifest_option,
+    max_deletes_option,
     open_context,
     state_option,
     style_for,
@@ -36,6 +37,8 @@ from flowplan.cli.common import (
     show_default=True,
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--destroy", is_flag=True, help="Plan the deletion of everything in the state.")
+@max_deletes_option
 @target_option
 @color_option
 def plan(
@@ -44,15 +47,18 @@ def plan(
     out_path: Path | None,
     fmt: str,
     detailed_exitcode: bool,
+    destroy: bool,
+    max_deletes: int | None,
     targets: tuple[str, ...],
     no_color: bool,
 ) -> int:
     """Show what apply would change. Read-only: never writes to Flow Service."""
+    from flowplan.cli.context import PlanOptions
     from flowplan.engine.saved_plans import save_plan
     from flowplan.output import render
 
     ctx = open_context(manifest_path, state_path)
-    planned = ctx.plan(targets)
+    planned = ctx.plan(PlanOptions(targets, destroy, max_deletes))
     if out_path is not None:
         save_plan(planned.plan, out_path)
     if fmt == "json":

@@ -148,6 +148,7 @@ class Plan:
     fingerprint_key: str | None = None  # only when no state exists yet: the new state's key
     state_location: str = ""  # where the state lives (a path, postgresql://…, s3://…)
     environment: str | None = None
+    destroy: bool = False  # made by `destroy` or `plan --destroy`
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -179,6 +180,7 @@ class Plan:
             "org": self.org,
             "sandbox": self.sandbox,
             **({"environment": self.environment} if self.environment else {}),
+            **({"destroy": True} if self.destroy else {}),
             "manifest": {"path": self.manifest_path, "digest": self.manifest_digest},
             "state": state,
             "changes": [c.to_dict() for c in self.changes],
@@ -207,6 +209,7 @@ class Plan:
                 fingerprint_key=state.get("fingerprint_key"),
                 state_location=state.get("location", ""),
                 environment=data.get("environment"),
+                destroy=bool(data.get("destroy", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StalePlanError(f"{where} is damaged ({exc.__class__.__name__}: {exc})") from None

@@ -113,10 +113,13 @@ def make_plan(
     targets: Iterable[str] = (),
     kinds: Sequence[Kind] | None = None,
     state_location: str = "",
+    destroy: bool = False,
 ) -> Planned:
+    """The plan; with `destroy`, nothing is desired: every resource in the state is deleted
+    (in reverse dependency order, `protect` respected)."""
     catalog = SpecCatalog(client)
     chosen = tuple(kinds) if kinds is not None else default_kinds(catalog)
-    desired = resolve(chosen, manifest, resolver, state, catalog)
+    desired = {} if destroy else resolve(chosen, manifest, resolver, state, catalog)
     remote = read_remote(client, chosen, desired, state)
     changes = planner.plan(chosen, wanted(desired, state), state, remote, targets)
     return Planned(
@@ -132,6 +135,7 @@ def make_plan(
             fingerprint_key=None if state.exists else state.fingerprint_key,
             state_location=state_location,
             environment=manifest.environment,
+            destroy=destroy,
         ),
         desired=desired,
         kinds=chosen,
