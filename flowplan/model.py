@@ -50,6 +50,7 @@ class Manifest:
     # The other sections (sources, targets, mappings, dataflows): key -> the entry as written,
     # checked by the manifest's schema and semantic checks, turned into requests by the kinds.
     sections: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    moved: tuple[tuple[str, str], ...] = ()  # `moved:` (from, to) addresses, in order
 
 
 class SecretValue:

@@ -151,6 +151,7 @@ def test_json_event_stream(
         "replaced": 0,
         "deleted": 0,
         "adopted": 0,
+        "moved": 0,
     }
 
 

@@ -80,6 +80,23 @@ def state_rm(address: str, manifest_path: Path, state_path: str | None, lock_tim
     return 0
 
 
+@state.command("mv")
+@click.argument("old")
+@click.argument("new")
+@manifest_option
+@state_option
+@lock_timeout_option
+def state_mv(
+    old: str, new: str, manifest_path: Path, state_path: str | None, lock_timeout: float
+) -> int:
+    """Record OLD under the address NEW (a rename without re-creating; nothing is sent)."""
+    from flowplan.cli import state_cmd
+
+    moved = state_cmd.move_entry(_store(manifest_path, state_path), old, new, lock_timeout)
+    click.echo(f"Moved {old} to {moved}. Rename the key in the manifest to match.")
+    return 0
+
+
 @state.command("pull")
 @manifest_option
 @state_option

@@ -8,15 +8,20 @@ compare-and-swap against the version read.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowplan.errors import PlanError, StateError
-from flowplan.state.model import State
+from flowplan.model import Address
+from flowplan.state.model import State, parse_address
 from flowplan.state.store import StateStore, decode, serialise
 
 _KIND_OF_SECTION = {"connections": "connection"}
+
+
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,25 @@ def remove_entry(store: StateStore, wanted: str, lock_timeout: float = 0.0) -> s
         entry = data[section].pop(key)
         store.save(State.from_dict(data, store.describe()))
     return str(entry.get("id"))
+
+
+def move_entry(store: StateStore, old: str, new: str, lock_timeout: float = 0.0) -> str:
+    """Record the resource at `old` under `new` (same kind); nothing is sent to Flow Service.
+    Returns the new address."""
+    with store.lock(lock_timeout):
+        state = _existing(store)
+        section, key = _find(state, old)
+        source = Address(section.removesuffix("s"), key)
+        target = parse_address(new) if "." in new else Address(source.kind, new)
+        if target.kind != source.kind:
+            raise PlanError(f"cannot move {source} to {target}: the kinds differ")
+        if not KEY_PATTERN.match(target.key):
+            raise PlanError(f"{target.key!r} is not a valid key (a-z, 0-9, '-', '_')")
+        if state.get(target) is not None:
+            raise PlanError(f"{target} is already in the state; `flowplan state rm {target}` first")
+        state.rename(source, target)
+        store.save(state)
+    return str(target)
 
 
 def pull(store: StateStore) -> str:

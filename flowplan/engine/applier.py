@@ -41,6 +41,7 @@ VERBS = {
     Action.REPLACE: "replaced",
     Action.DELETE: "deleted",
     Action.ADOPT: "adopted",
+    Action.MOVE: "moved",
 }
 
 
@@ -80,10 +81,32 @@ class Applier:
 
     def run(self, changes: Sequence[Change], parallelism: int) -> ApplyResult:
         self._changes = {c.address: c for c in changes}
+        self._move(changes)
         graph = build_graph(changes, lambda kind: self.kinds[kind].create_before_destroy)
         outcome = run_graph(graph, self._step, parallelism, self.stopping)
         self._report(outcome)
         return self.result
+
+    def _move(self, changes: Sequence[Change]) -> None:
+        """Renames first: they touch the state only, and later steps record at the new address."""
+        for change in changes:
+            if change.moved_from is None:
+                continue
+            self.writer.move(change.moved_from, change.address)
+            if change.action is Action.MOVE:
+                with self._lock:
+                    self.result.counts["moved"] += 1
+                self.on_event(
+                    {
+                        "type": "change",
+                        "address": str(change.address),
+                        "key": change.key,
+                        "action": "move",
+                        "verb": "moved",
+                        "id": change.id,
+                        "moved_from": str(change.moved_from),
+                    }
+                )
 
     def _report(self, outcome: Outcome) -> None:
         for step, cause in outcome.skipped:

@@ -23,10 +23,11 @@ class Action(StrEnum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    MOVE = "move"  # a new address for the same resource: the state only, no request
     NOOP = "no-op"
 
 
-ACTION_WORDS = ("create", "update", "replace", "delete", "adopt")  # the summary's order
+ACTION_WORDS = ("create", "update", "replace", "delete", "adopt", "move")  # summary order
 ORDER = {a: i for i, a in enumerate(Action)}
 
 
@@ -73,6 +74,7 @@ class Change:
     kind: str = "connection"
     requires: tuple[Address, ...] = ()  # what it references (creates wait for them)
     required_by: tuple[Address, ...] = ()  # what references it (deletes wait for them)
+    moved_from: Address | None = None  # its address in the state before a `moved:` entry
 
     @property
     def address(self) -> Address:
@@ -103,6 +105,8 @@ class Change:
             data["requires"] = [str(a) for a in self.requires]
         if self.required_by:
             data["required_by"] = [str(a) for a in self.required_by]
+        if self.moved_from is not None:
+            data["moved_from"] = str(self.moved_from)
         return data
 
     @classmethod
@@ -132,6 +136,7 @@ class Change:
             kind=data.get("kind", "connection"),
             requires=addresses(data.get("requires")),
             required_by=addresses(data.get("required_by")),
+            moved_from=parse_address(data["moved_from"]) if data.get("moved_from") else None,
         )
 
 
@@ -159,7 +164,8 @@ class Plan:
         return bool(self.actionable)
 
     def summary(self) -> dict[str, int]:
-        counts = {"create": 0, "update": 0, "delete": 0, "adopt": 0, "replace": 0, "no-op": 0}
+        counts = dict.fromkeys(("create", "update", "delete", "adopt", "replace", "no-op"), 0)
+        counts["move"] = 0
         for change in self.changes:
             counts[str(change.action)] += 1
         return counts

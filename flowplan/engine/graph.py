@@ -40,8 +40,8 @@ def steps_of(change: Change) -> tuple[Phase, ...]:
         return ("destroy",)
     if change.action is Action.REPLACE:
         return ("destroy", "apply")
-    if change.action is Action.NOOP:
-        return ()
+    if change.action in (Action.NOOP, Action.MOVE):
+        return ()  # a move changes the state only: recorded before any step runs
     return ("apply",)
 
 

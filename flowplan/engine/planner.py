@@ -36,14 +36,24 @@ def plan(
     state: State,
     remote: Mapping[str, Sequence[Remote]],
     targets: Iterable[str] = (),
+    moves: Sequence[tuple[Address, Address]] = (),
 ) -> tuple[Change, ...]:
     """Every change needed, sorted by action, kind and key; PlanError lists each refusal."""
     errors: dict[Address, list[str]] = {}
     changes: dict[Address, Change] = {}
+    state, moved = moved_state(state, moves, errors)
     for kind in kinds:
         _plan_kind(kind, wanted, state, remote.get(kind.name, ()), changes, errors)
     _replace_dependents(kinds, wanted, state, changes, errors)
     _link(wanted, state, changes)
+    for new, old in moved.items():
+        if new in changes:
+            change = changes[new]
+            action = Action.MOVE if change.action is Action.NOOP else change.action
+            reason = f"moved from {old} (the state only; nothing is sent)"
+            if change.reason:
+                reason += f"; {change.reason}"
+            changes[new] = replace(change, action=action, moved_from=old, reason=reason)
     order = {k.name: i for i, k in enumerate(kinds)}
     wanted_targets = list(targets)
     selected = select_targets(changes, wanted_targets)
@@ -61,6 +71,33 @@ def plan(
             key=lambda c: (ORDER[c.action], _kind_rank(c, order), c.key),
         )
     )
+
+
+def moved_state(
+    state: State, moves: Sequence[tuple[Address, Address]], errors: dict[Address, list[str]]
+) -> tuple[State, dict[Address, Address]]:
+    """The state as the `moved:` entries rename it (a copy: the planner changes nothing). A
+    move whose `from` is no longer in the state is done, and ignored; moving onto an address
+    the state already has is refused."""
+    if not moves:
+        return state, {}
+    copy = replace(state, sections={k: dict(v) for k, v in state.sections.items()})
+    moved: dict[Address, Address] = {}
+    for old, new in moves:
+        entry = copy.get(old)
+        if entry is None:
+            continue
+        if old.kind != new.kind:
+            errors.setdefault(new, []).append(f"moved: {old} -> {new}: the kinds differ")
+        elif copy.get(new) is not None:
+            errors.setdefault(new, []).append(
+                f"moved: {old} -> {new}: {new} is already in the state; remove one with "
+                "`flowplan state rm` first"
+            )
+        else:
+            copy.rename(old, new)
+            moved[new] = old
+    return copy, moved
 
 
 def _kind_rank(change: Change, order: Mapping[str, int]) -> int:
@@ -103,6 +140,8 @@ def _plan_kind(
             )
         elif matches:
             changes[address] = _adopt(kind, want, matches[0], entry)
+            if changes[address].action is Action.REPLACE and want.desired.protect:
+                errors.setdefault(address, []).append(_protected(address, "replaced"))
         else:
             gone = (
                 f"{kind.noun} {entry.id} in the state no longer exists (deleted outside "

@@ -21,7 +21,7 @@ from flowplan.kinds import default_kinds
 from flowplan.kinds.base import Kind, KindContext
 from flowplan.model import Address, Desired, Manifest, Remote
 from flowplan.references.resolver import Resolver
-from flowplan.state.model import State
+from flowplan.state.model import State, parse_address
 
 
 def resolve(
@@ -119,9 +119,11 @@ def make_plan(
     (in reverse dependency order, `protect` respected)."""
     catalog = SpecCatalog(client)
     chosen = tuple(kinds) if kinds is not None else default_kinds(catalog)
-    desired = {} if destroy else resolve(chosen, manifest, resolver, state, catalog)
-    remote = read_remote(client, chosen, desired, state)
-    changes = planner.plan(chosen, wanted(desired, state), state, remote, targets)
+    moves = [(parse_address(a), parse_address(b)) for a, b in manifest.moved]
+    renamed = planner.moved_state(state, moves, {})[0]  # references see the new addresses
+    desired = {} if destroy else resolve(chosen, manifest, resolver, renamed, catalog)
+    remote = read_remote(client, chosen, desired, renamed)
+    changes = planner.plan(chosen, wanted(desired, state), state, remote, targets, moves)
     return Planned(
         plan=Plan(
             changes=changes,

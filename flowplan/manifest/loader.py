@@ -131,6 +131,11 @@ def _check(
             env_state_location=chosen.get("state"),
             references=checker.references(),
             sections=sections,
+            moved=tuple(
+                (str(m["from"]), str(m["to"]))
+                for m in data.get("moved") or ()
+                if isinstance(m, dict)
+            ),
         ),
         [],
     )

@@ -13,7 +13,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flowplan.errors import StateError
@@ -112,6 +112,18 @@ class State:
 
     def pop(self, address: Address) -> StateEntry | None:
         return self.sections.get(address.section, {}).pop(address.key, None)
+
+    def rename(self, old: Address, new: Address) -> bool:
+        """Record `old`'s entry at `new`, and point what referenced `old` at `new`."""
+        entry = self.pop(old)
+        if entry is None:
+            return False
+        self.put(new, entry)
+        for address, other in list(self.entries()):
+            if old in other.requires:
+                requires = tuple(new if r == old else r for r in other.requires)
+                self.put(address, replace(other, requires=requires))
+        return True
 
     def entries(self) -> Iterator[tuple[Address, StateEntry]]:
         for section, entries in self.sections.items():

@@ -40,6 +40,11 @@ class StateWriter:
             self.state.pop(address)
             self._dirty = True
 
+    def move(self, old: Address, new: Address) -> None:
+        with self._lock:
+            if self.state.rename(old, new):
+                self._dirty = True
+
     def entry(self, address: Address) -> StateEntry | None:
         with self._lock:
             return self.state.get(address)
