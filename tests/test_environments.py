@@ -182,11 +182,6 @@ connections:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--env/FLOWPLAN_ENV is wired into the CLI by the engine developer "
-    "(flowplan/cli/context.py, common.py); remove this marker when it lands",
-)
 def test_two_environments_apply_to_two_sandboxes_with_separate_states(
     emulator: Emulator,
     write: Any,
