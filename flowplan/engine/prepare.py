@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from flowplan.engine import planner
-from flowplan.engine.changes import Plan
+from flowplan.engine.changes import Action, Plan
 from flowplan.engine.planner import Wanted
+from flowplan.engine.usage import check_unmanaged_users
 from flowplan.flowservice.client import FlowServiceClient
 from flowplan.flowservice.specs import SpecCatalog
 from flowplan.kinds import default_kinds
@@ -30,11 +31,13 @@ def resolve(
     resolver: Resolver,
     state: State,
     catalog: SpecCatalog,
+    adopted: Mapping[Address, str] | None = None,
 ) -> dict[Address, Desired]:
     """Every resource with its references read; one error naming every missing value."""
-
     resolver.prefetch(manifest.references)  # each distinct file/secret read once, in parallel
-    ctx = KindContext(manifest, resolver, catalog, state.fingerprint, state.get)
+    ctx = KindContext(
+        manifest, resolver, catalog, state.fingerprint, state.get, adopted=adopted or {}
+    )
     for kind in kinds:
         for key, resource in kind.desired(ctx).items():
             ctx.resolved[Address(kind.name, key)] = resource
@@ -121,9 +124,20 @@ def make_plan(
     chosen = tuple(kinds) if kinds is not None else default_kinds(catalog)
     moves = [(parse_address(a), parse_address(b)) for a, b in manifest.moved]
     renamed = planner.moved_state(state, moves, {})[0]  # references see the new addresses
-    desired = {} if destroy else resolve(chosen, manifest, resolver, renamed, catalog)
-    remote = read_remote(client, chosen, desired, renamed)
-    changes = planner.plan(chosen, wanted(desired, state), state, remote, targets, moves)
+    adopted: dict[Address, str] = {}
+    for _ in chosen:  # a resource adopted now gives what references it an id to match on
+        desired = {} if destroy else resolve(chosen, manifest, resolver, renamed, catalog, adopted)
+        remote = read_remote(client, chosen, desired, renamed)
+        changes = planner.plan(chosen, wanted(desired, state), state, remote, targets, moves)
+        newly = {
+            c.address: c.id
+            for c in changes
+            if c.action is Action.ADOPT and c.id and c.address not in adopted
+        }
+        if not newly:
+            break
+        adopted |= newly
+    check_unmanaged_users(client, changes, state)
     return Planned(
         plan=Plan(
             changes=changes,

@@ -44,10 +44,12 @@ class KindContext:
     fingerprint: Callable[[str, str], str]
     state_entry: Callable[[Address], StateEntry | None]  # what the state records (plan time)
     resolved: dict[Address, Desired] = field(default_factory=dict)  # kinds resolved so far
+    adopted: Mapping[Address, str] = field(default_factory=dict)  # ids the plan will adopt
 
     def state_id(self, address: Address) -> str | None:
+        """The id a reference has at plan time: recorded in the state, or being adopted."""
         entry = self.state_entry(address)
-        return entry.id if entry is not None else None
+        return entry.id if entry is not None else self.adopted.get(address)
 
     def text(self, value: Any, where: str, problems: list[str]) -> Any:
         """A non-secret value with its `${env:}`/`${file:}` references read."""
