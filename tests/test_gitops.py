@@ -257,7 +257,8 @@ def test_action_with_the_real_cli(emulator: Emulator, tmp_path: Path) -> None:
     }
     code, outputs, summary = run_action(tmp_path, "plan", bin_dir / "flowplan", **extra)
     assert (code, outputs["has-changes"]) == (0, "true")
-    assert summary.startswith("### flowplan: `prod`\n\n**Plan: 1 to create")
+    heading = "### flowplan: `flowplan.yaml` in sandbox `prod`"
+    assert summary.startswith(f"{heading}\n\n**Plan: 1 to create")
     code, _, summary = run_action(
         tmp_path, "apply", bin_dir / "flowplan", FLOWPLAN_PLAN_FILE=outputs["plan-file"], **extra
     )

@@ -60,7 +60,7 @@ def test_create_noop_update_adopt_delete_in_all_formats(
     Draft202012Validator(load_schema("plan.schema.json")).validate(doc)
     assert doc["summary"]["create"] == 2
     code, out, _ = run(capsys, "plan", "-f", str(path), "--format", "markdown")
-    assert out.startswith("### flowplan: `prod`\n\n**Plan: 2 to create")
+    assert out.startswith(f"### flowplan: `{path}` in sandbox `prod`\n\n**Plan: 2 to create")
     assert "<details>" in out
     code, out, _ = run(capsys, "apply", "-f", str(path), "--auto-approve")
     assert code == 0, out
@@ -252,7 +252,7 @@ def test_markdown_of_5000_creates_fits_one_comment() -> None:
     plan = Plan(changes, ORG, "prod", "m.yaml", "0" * 64, "l", 0, False)
     text = render.render_markdown(plan)
     assert len(text) <= 65_536
-    assert text.startswith("### flowplan: `prod`\n\n**Plan: 5000 to create")
+    assert text.startswith("### flowplan: `m.yaml` in sandbox `prod`\n\n**Plan: 5000 to create")
     assert "changes are not listed" in text
     assert "of 5000 changes" in text
 

@@ -115,7 +115,7 @@ class Context:
                 plan = saved
             else:
                 printer.plan(plan)
-                if plan.has_changes and not _approved(auto_approve):
+                if plan.has_changes and not _approved(auto_approve, printer.prompt(plan)):
                     return 1
             if not plan.has_changes:
                 printer.done(new_counts())
@@ -124,7 +124,7 @@ class Context:
                 return 0
             kinds = {k.name: k for k in planned.kinds}
             writer = StateWriter(self.store, state)
-            with interruptible(writer) as stop:
+            with interruptible(writer) as stop, printer.applying(plan):
                 try:
                     applier = Applier(
                         client, writer, kinds, planned.desired, printer.event, stop.event
@@ -145,16 +145,14 @@ class Context:
         return 0
 
 
-def _approved(auto_approve: bool) -> bool:
+def _approved(auto_approve: bool, question: str) -> bool:
     if auto_approve:
         return True
     if not sys.stdin.isatty():
         raise ApplyError(
             "apply needs --auto-approve (or a saved plan) when it cannot ask on a terminal"
         )
-    answer = click.prompt(
-        "Apply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
+    answer = click.prompt(question, default="", show_default=False)
     if answer.strip() != "yes":
         click.echo("Apply cancelled.", err=True)
         return False

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -12,7 +13,7 @@ import click
 from flowplan import redact
 from flowplan.engine.applier import Event
 from flowplan.engine.changes import Plan
-from flowplan.output import render
+from flowplan.output import progress, render
 
 
 class EventPrinter:
@@ -22,6 +23,31 @@ class EventPrinter:
         self.as_json = as_json
         self.style = style
         self.color = color  # click strips ANSI off a TTY unless told otherwise
+        self.state_only: set[str] = set()
+        self.progress: progress.Progress | None = None
+
+    def prompt(self, plan: Plan) -> str:
+        """The apply prompt names where the changes go."""
+        where = f"org {plan.org}, sandbox {plan.sandbox}"
+        if plan.environment:
+            where += f", environment {plan.environment}"
+        return f"Apply these changes to {where}? Only 'yes' is accepted"
+
+    @contextlib.contextmanager
+    def applying(self, plan: Plan) -> Iterator[None]:
+        """While the changes run: remember which are state-only, and on a terminal report
+        progress every few seconds."""
+        changes = plan.actionable
+        self.state_only = {str(c.address) for c in changes if render.is_state_only(c)}
+        if not self.as_json and progress.on_a_terminal():
+            self.progress = progress.Progress(len(changes), click.echo, progress.INTERVAL_S)
+            self.progress.start([str(c.address) for c in changes])
+        try:
+            yield
+        finally:
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
 
     def _emit(self, event: dict[str, Any]) -> None:
         click.echo(redact.scrub(json.dumps(event, sort_keys=True)))
@@ -33,6 +59,8 @@ class EventPrinter:
             click.echo(render.render_text(plan, self.style), nl=False, color=self.color)
 
     def event(self, event: Event) -> None:
+        if self.progress is not None and "address" in event:
+            self.progress.finished_one(str(event["address"]))
         if self.as_json:
             self._emit(event)
             return
@@ -47,8 +75,10 @@ class EventPrinter:
                 color=self.color,
             )
             return
-        sign = SIGNS[event["verb"]]
+        sign = SIGNS.get(event["verb"], "~")
         where = f" (id {event['id']})" if event.get("id") else ""
+        if event["address"] in self.state_only:
+            where += " (protect: state only; nothing was sent)"
         click.echo(f"{sign} {event['verb']} {event['address']}{where}")
 
     def done(self, counts: dict[str, int]) -> None:
@@ -69,7 +99,14 @@ class EventPrinter:
             click.echo(text, err=True)
 
 
-SIGNS = {"created": "+", "updated": "~", "replaced": "-/+", "deleted": "-", "adopted": "<="}
+SIGNS = {
+    "created": "+",
+    "updated": "~",
+    "replaced": "-/+",
+    "deleted": "-",
+    "adopted": "<=",
+    "moved": "->",
+}
 
 
 def counts_line(counts: dict[str, int]) -> str:
