@@ -8,13 +8,14 @@ so that 2 always means "plan has changes" under --detailed-exitcode.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from flowplan import __version__, redact
+from flowplan import __version__
 from flowplan.cli import (
     apply,
     destroy,
@@ -23,28 +24,31 @@ from flowplan.cli import (
     force_unlock,
     import_cmd,
     plan,
+    runs,
+    schema,
     show,
     state,
     validate,
 )
-from flowplan.cli.common import report_error
+from flowplan.cli.common import normalise_argv, report_error
 from flowplan.errors import FlowplanError
+from flowplan.output import logs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flowplan")
-@click.option("--debug", is_flag=True, help="Log each HTTP call (method, path, status, time).")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Plan and apply Adobe Experience Platform Flow Service connections from a YAML manifest."""
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-    if debug:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(redact.ScrubFilter())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-        logging.basicConfig(level=logging.DEBUG, handlers=[handler])
-        logging.getLogger("urllib3").setLevel(logging.INFO)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Log each HTTP call (method, path, status, time); also after the command, or "
+    "FLOWPLAN_LOG=debug.",
+)
+def cli(debug: bool) -> None:
+    """Plan and apply Adobe Experience Platform Flow Service connections from a YAML manifest.
+
+    Shell completion: eval "$(_FLOWPLAN_COMPLETE=bash_source flowplan)" (zsh_source,
+    fish_source)."""
+    del debug  # main() takes --debug out of the arguments wherever it stands
 
 
 for _command in (
@@ -52,7 +56,9 @@ for _command in (
     plan.plan,
     apply.apply,
     destroy.destroy,
+    runs.runs,
     show.show,
+    schema.schema,
     import_cmd.import_command,
     state.state,
     force_unlock.force_unlock,
@@ -64,7 +70,20 @@ for _command in (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `flowplan` script; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, debug_flag = normalise_argv(list(sys.argv[1:] if argv is None else argv), cli)
+    except click.UsageError as exc:
+        exc.show()
+        return 1
+    debug = logs.debug_requested(debug_flag, os.environ)
+    undo_logging = logs.configure(debug)
+    try:
+        return _run(args, debug)
+    finally:
+        undo_logging()
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         result: Any = cli.main(args=args, prog_name="flowplan", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -76,8 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return 1
     except FlowplanError as exc:
-        if "--debug" in args:
-            logging.getLogger("flowplan").exception("error")
+        if debug:
+            logging.getLogger("flowplan").debug("error", exc_info=True)
         report_error(exc)
         return 1
     except KeyboardInterrupt:

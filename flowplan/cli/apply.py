@@ -21,6 +21,7 @@ from flowplan.cli.common import (
     style_for,
     target_option,
     use_color,
+    warn_if_targeted,
 )
 
 
@@ -88,6 +89,7 @@ def run_apply(
     from flowplan.output.events import EventPrinter
 
     ctx = open_context(manifest_path, state_path)
+    warn_if_targeted(targets)
     color = use_color(no_color)
     printer = EventPrinter(fmt == "json", style_for(color), color)
     options = PlanOptions(targets, destroy, max_deletes)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +24,20 @@ def _github_annotation(d: Diagnostic) -> str:
     def escape(text: str) -> str:
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
-    file = escape(d.file).replace(",", "%2C").replace(":", "%3A")
+    file = escape(_in_workspace(d.file)).replace(",", "%2C").replace(":", "%3A")
     return f"::error file={file},line={d.line},col={d.col}::{escape(d.message)}"
+
+
+def _in_workspace(file: str) -> str:
+    """The path from the repository's root (GITHUB_WORKSPACE), which is what attaches an
+    annotation to the pull request's diff; as given when outside it or unset."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return file
+    path, root = Path(file).resolve(), Path(workspace).resolve()
+    if not path.is_relative_to(root):
+        return file
+    return path.relative_to(root).as_posix()
 
 
 def report_error(error: FlowplanError) -> None:
@@ -117,3 +131,70 @@ max_deletes_option = click.option(
     "than 25 % of the state; a replace counts as a delete).",
 )
 color_option = click.option("--no-color", is_flag=True, help="No ANSI colour (also NO_COLOR).")
+
+
+# --- argv as hands type it ---------------------------------------------------------------------
+
+TERRAFORM_ONLY = {
+    "var": "values come from the manifest's vars: (per environment, --env NAME) or ${env:NAME}",
+    "var-file": "values come from the manifest's vars: (per environment, with --env NAME)",
+    "input": "flowplan never asks without a terminal; --auto-approve applies without asking",
+    "lock": "flowplan always locks the state; --lock-timeout SECONDS waits for another apply",
+    "refresh": "flowplan always reads the sandbox when it plans",
+    "chdir": "name the manifest instead: -f DIR/flowplan.yaml",
+    "json": "use --format json",
+}
+_SINGLE_DASH_LONG = re.compile(r"^-([a-z][a-z-]+)(=.*)?$", re.DOTALL)
+
+
+def _option_names(command: click.Command) -> list[str]:
+    names = ["--help", "-h"]
+    for param in command.params:
+        if isinstance(param, click.Option):
+            names += [*param.opts, *param.secondary_opts]
+    return names
+
+
+def normalise_argv(args: list[str], group: click.Group) -> tuple[list[str], bool]:
+    """(args, debug): `--debug` taken out wherever it stands (before `--`), and Terraform's
+    single-dash spellings (`-out=FILE`, `-auto-approve`, `-target=X`) turned into the option
+    they name, or refused with a message saying what to type."""
+    out: list[str] = []
+    debug = False
+    command: click.Command = group
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out += args[i:]
+            break
+        if arg in ("--debug", "-debug"):
+            debug = True
+            continue
+        if isinstance(command, click.Group) and arg in command.commands:
+            command = command.commands[arg]
+        match = _SINGLE_DASH_LONG.match(arg)
+        out.append(_single_dash(arg, match[1], command) if match else arg)
+    return out, debug
+
+
+def _single_dash(arg: str, name: str, command: click.Command) -> str:
+    known = _option_names(command)
+    if f"--{name}" in known:
+        return f"-{arg}"
+    if name in TERRAFORM_ONLY:
+        raise click.UsageError(f"-{name} is Terraform's, not flowplan's: {TERRAFORM_ONLY[name]}.")
+    if f"-{name[0]}" in known:
+        return arg  # a short option with its value attached: -fflowplan.yaml
+    close = difflib.get_close_matches(f"--{name}", [k for k in known if k.startswith("--")], 1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise click.UsageError(f"No such option: -{name}{hint}")
+
+
+def warn_if_targeted(targets: tuple[str, ...]) -> None:
+    """As Terraform: a targeted plan may not show everything the manifest asks for."""
+    if targets:
+        click.echo(
+            f"Warning: resource targeting is in effect (--target {' '.join(targets)}): the plan "
+            "may be incomplete; changes to other resources are not shown or applied. Plan "
+            "without --target once this is done.",
+            err=True,
+        )

@@ -16,6 +16,7 @@ from flowplan.cli.common import (
     style_for,
     target_option,
     use_color,
+    warn_if_targeted,
 )
 
 
@@ -59,6 +60,7 @@ def plan(
 
     ctx = open_context(manifest_path, state_path)
     planned = ctx.plan(PlanOptions(targets, destroy, max_deletes))
+    warn_if_targeted(targets)
     if out_path is not None:
         save_plan(planned.plan, out_path)
     if fmt == "json":

@@ -4,7 +4,6 @@ needs no Flow Service credentials)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -44,8 +43,9 @@ def state_list(manifest_path: Path, state_path: str | None, fmt: str) -> int:
     from flowplan.cli import state_cmd
 
     rows = state_cmd.list_entries(_store(manifest_path, state_path))
-    if fmt == "json":
-        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+    if fmt == "json":  # schemas/state-list.schema.json
+        resources = [{**_address(r.address), "id": r.id, "name": r.name} for r in rows]
+        click.echo(json.dumps({"format_version": "1", "resources": resources}, indent=2))
     for row in rows if fmt == "text" else ():
         click.echo(f"{row.address}\t{row.id}\t{row.name}")
     return 0
@@ -60,9 +60,23 @@ def state_show(address: str, manifest_path: Path, state_path: str | None, fmt: s
     """One entry as JSON (secrets only as fingerprints)."""
     from flowplan.cli import state_cmd
 
-    del fmt  # the entry is JSON in both formats
-    click.echo(state_cmd.show_entry(_store(manifest_path, state_path), address))
+    store = _store(manifest_path, state_path)
+    text = state_cmd.show_entry(store, address)
+    if fmt == "json":  # schemas/state-show.schema.json: the entry with its resolved address
+        section, key = state_cmd._find(state_cmd._loaded(store), address)
+        found = _address(f"{section.removesuffix('s')}.{key}")
+        shown = {"format_version": "1", **found, "entry": json.loads(text)}
+        click.echo(json.dumps(shown, indent=2))
+        return 0
+    click.echo(text)
     return 0
+
+
+def _address(label: str) -> dict[str, str]:
+    """A state list label (a bare key is a connection's) as its address, kind and key."""
+    kind, _, key = label.rpartition(".")
+    kind = kind or "connection"
+    return {"address": f"{kind}.{key}", "kind": kind, "key": key}
 
 
 @state.command("rm")

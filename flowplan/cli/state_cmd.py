@@ -7,6 +7,7 @@ compare-and-swap against the version read.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -75,7 +76,10 @@ def _find(state: State, wanted: str) -> tuple[str, str]:
     if found:
         choices = ", ".join(f"{s.removesuffix('s')}.{k}" for s, k in found)
         raise PlanError(f"{wanted!r} is ambiguous: {choices}")
-    raise PlanError(f"no state entry {wanted!r}; `flowplan state list` shows them")
+    known = [f"{s.removesuffix('s')}.{k}" for s, entries in sections.items() for k in entries]
+    close = difflib.get_close_matches(wanted, known + [a.partition(".")[2] for a in known], 1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise PlanError(f"no state entry {wanted!r}{hint}; `flowplan state list` shows them")
 
 
 def show_entry(store: StateStore, wanted: str) -> str:
