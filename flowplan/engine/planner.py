@@ -44,6 +44,7 @@ def plan(
     state, moved = moved_state(state, moves, errors)
     for kind in kinds:
         _plan_kind(kind, wanted, state, remote.get(kind.name, ()), changes, errors)
+    _adopt_linked(kinds, wanted, state, remote, changes)
     _replace_dependents(kinds, wanted, state, changes, errors)
     _link(wanted, state, changes)
     for new, old in moved.items():
@@ -338,6 +339,34 @@ def _delete(
         reason=reason,
         **common,
     )
+
+
+def _adopt_linked(
+    kinds: Sequence[Kind],
+    wanted: Mapping[Address, Wanted],
+    state: State,
+    remote: Mapping[str, Sequence[Remote]],
+    changes: dict[Address, Change],
+) -> None:
+    """An adopted resource brings along what it uses: a new key it references is adopted as
+    the remote resource the adopted one points at (a mapping set has no name to match)."""
+    by_kind = {k.name: k for k in kinds}
+    for address, change in list(changes.items()):
+        found = _remote(remote, address.kind, change.id) if change.action is Action.ADOPT else None
+        if found is None or address not in wanted:
+            continue
+        for kind_name, linked_id in by_kind[address.kind].linked(found).items():
+            for needed in wanted[address].desired.requires:
+                other = changes.get(needed)
+                linked = _remote(remote, kind_name, linked_id)
+                if needed.kind != kind_name or other is None or linked is None:
+                    continue
+                if other.action is Action.CREATE and state.get(needed) is None:
+                    changes[needed] = _adopt(by_kind[kind_name], wanted[needed], linked, None)
+
+
+def _remote(remote: Mapping[str, Sequence[Remote]], kind: str, rid: str | None) -> Remote | None:
+    return next((r for r in remote.get(kind, ()) if r.id == rid), None)
 
 
 def _replace_dependents(

@@ -22,7 +22,7 @@ from flowplan.kinds import default_kinds
 from flowplan.kinds.base import Kind, KindContext
 from flowplan.model import Address, Desired, Manifest, Remote
 from flowplan.references.resolver import Resolver
-from flowplan.state.model import State, parse_address
+from flowplan.state.model import State, StateEntry, parse_address
 
 
 def resolve(
@@ -31,13 +31,17 @@ def resolve(
     resolver: Resolver,
     state: State,
     catalog: SpecCatalog,
-    adopted: Mapping[Address, str] | None = None,
+    adopted: Mapping[Address, StateEntry] | None = None,
 ) -> dict[Address, Desired]:
-    """Every resource with its references read; one error naming every missing value."""
+    """Every resource with its references read; one error naming every missing value.
+    `adopted`: what the plan adopts, as the state will record it (references match on it)."""
     resolver.prefetch(manifest.references)  # each distinct file/secret read once, in parallel
-    ctx = KindContext(
-        manifest, resolver, catalog, state.fingerprint, state.get, adopted=adopted or {}
-    )
+    extra = adopted or {}
+
+    def recorded(address: Address) -> StateEntry | None:
+        return state.get(address) or extra.get(address)
+
+    ctx = KindContext(manifest, resolver, catalog, state.fingerprint, recorded)
     for kind in kinds:
         for key, resource in kind.desired(ctx).items():
             ctx.resolved[Address(kind.name, key)] = resource
@@ -124,13 +128,13 @@ def make_plan(
     chosen = tuple(kinds) if kinds is not None else default_kinds(catalog)
     moves = [(parse_address(a), parse_address(b)) for a, b in manifest.moved]
     renamed = planner.moved_state(state, moves, {})[0]  # references see the new addresses
-    adopted: dict[Address, str] = {}
+    adopted: dict[Address, StateEntry] = {}
     for _ in chosen:  # a resource adopted now gives what references it an id to match on
         desired = {} if destroy else resolve(chosen, manifest, resolver, renamed, catalog, adopted)
         remote = read_remote(client, chosen, desired, renamed)
         changes = planner.plan(chosen, wanted(desired, state), state, remote, targets, moves)
         newly = {
-            c.address: c.id
+            c.address: StateEntry(c.id, c.etag or "", c.before or {})
             for c in changes
             if c.action is Action.ADOPT and c.id and c.address not in adopted
         }

@@ -44,12 +44,10 @@ class KindContext:
     fingerprint: Callable[[str, str], str]
     state_entry: Callable[[Address], StateEntry | None]  # what the state records (plan time)
     resolved: dict[Address, Desired] = field(default_factory=dict)  # kinds resolved so far
-    adopted: Mapping[Address, str] = field(default_factory=dict)  # ids the plan will adopt
 
     def state_id(self, address: Address) -> str | None:
-        """The id a reference has at plan time: recorded in the state, or being adopted."""
         entry = self.state_entry(address)
-        return entry.id if entry is not None else self.adopted.get(address)
+        return entry.id if entry is not None else None
 
     def text(self, value: Any, where: str, problems: list[str]) -> Any:
         """A non-secret value with its `${env:}`/`${file:}` references read."""
@@ -88,6 +86,11 @@ class Kind(ABC):
     @abstractmethod
     def identity(self, attributes: Attrs) -> Hashable | None:
         """What adoption matches on (a connection: spec and name); None: never adopted."""
+
+    def linked(self, remote: Remote) -> dict[str, str]:
+        """Kind -> id of the resources an existing one uses (an adopted dataflow brings its
+        source, target and mapping set along)."""
+        return {}
 
     def name_filters(self, attributes: Attrs) -> list[str] | None:
         """`property=` filters that find the resources with this identity; None: list all."""

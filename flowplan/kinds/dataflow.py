@@ -123,6 +123,17 @@ class DataflowKind(PipelineKind):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ApiError(f"Flow Service returned a malformed dataflow ({exc})") from None
 
+    def linked(self, remote: Remote) -> dict[str, str]:
+        attrs = remote.attributes
+        out = {
+            "source": attrs["sourceConnectionIds"][0] if attrs["sourceConnectionIds"] else "",
+            "target": attrs["targetConnectionIds"][0] if attrs["targetConnectionIds"] else "",
+        }
+        for t in attrs["transformations"]:
+            if t["name"] == "Mapping" and t["params"].get("mappingId"):
+                out["mapping"] = str(t["params"]["mappingId"])
+        return {k: v for k, v in out.items() if v}
+
     def replace_reason(self, before: Attrs, after: Attrs) -> str:
         for name in ("flowSpec", "sourceConnectionIds", "targetConnectionIds"):
             if before.get(name) != after.get(name):

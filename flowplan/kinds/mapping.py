@@ -63,8 +63,9 @@ class MappingKind(PipelineKind):
     def remote_queries(
         self, managed_ids: Sequence[str], unmanaged: Sequence[Desired]
     ) -> list[list[str]]:
-        """Data Prep has no `property=` filter: one listing (paged by 100) finds them all."""
-        return [[]] if managed_ids else []
+        """Data Prep has no `property=` filter: one listing (paged by 100) finds them all
+        (new keys too: an adopted dataflow may bring its mapping set along)."""
+        return [[]] if managed_ids or unmanaged else []
 
     def list_remote(self, client: FlowServiceClient, filters: Sequence[str]) -> list[Remote]:
         items = client.list(self.collection, filters, service="conversion")
