@@ -330,3 +330,32 @@ def test_validate_catches_pipeline_mistakes_with_their_line(
     assert ":" in err.splitlines()[0]  # FILE:LINE:COL
     if message:
         assert message in err
+
+
+def test_export_round_trip(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """export -> plan adopts every resource (no create, replace or delete); after one apply
+    nothing is left to do and nothing was duplicated."""
+    apply(capsys, write(pipeline()))
+    monkeypatch.setenv("AEP_SANDBOX_NAME", "prod")
+    code, exported, err = run(capsys, "export")
+    assert code == 0, err
+    assert "dataflows:" in exported
+    assert "mapping: " in exported
+    for name in ("HUBSPOT_MARKETING_CLIENT_SECRET", "HUBSPOT_MARKETING_ACCESS_TOKEN"):
+        monkeypatch.setenv(name, "new-secret-value")
+    monkeypatch.setenv("HUBSPOT_MARKETING_REFRESH_TOKEN", "new-refresh-value")
+    path = write(exported, "exported/flowplan.yaml")
+    assert run(capsys, "validate", "-f", str(path))[0] == 0
+    doc = plan_json(capsys, path)
+    assert set(actions(doc).values()) == {"adopt"}
+    assert len(actions(doc)) == 5
+    apply(capsys, path)
+    assert actions(plan_json(capsys, path)) == {}
+    for kind in ("flows", "sourceConnections", "targetConnections", "connections"):
+        assert len(resources(emulator, kind)) == 1, kind

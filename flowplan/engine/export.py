@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from flowplan.engine.export_pipelines import Pipelines, pipeline_sections
 from flowplan.flowservice.catalog import BUILTIN_TYPES, type_for_spec
 from flowplan.flowservice.specs import SpecCatalog
 from flowplan.model import Remote
@@ -36,15 +37,21 @@ def env_name(key: str, param: str) -> str:
 
 
 def export_manifest(
-    remote: Sequence[Remote], catalog: SpecCatalog, sandbox: str, type_name: str | None
+    remote: Sequence[Remote],
+    catalog: SpecCatalog,
+    sandbox: str,
+    type_name: str | None,
+    pipelines: Pipelines | None = None,
 ) -> str:
-    """YAML text of a v1 manifest for `remote` (already listed, secrets masked or absent)."""
+    """YAML text of a v1 manifest for `remote` (already listed, secrets masked or absent),
+    and for the `pipelines` built on the exported connections."""
     wanted_spec = BUILTIN_TYPES[type_name].spec_id if type_name else None
     connections: dict[str, Any] = {}
     variables: list[str] = []
     skipped: list[tuple[str, str, str]] = []
     seen: dict[tuple[str, str], tuple[str, str]] = {}  # (spec, name) -> (key, id exported)
     taken: set[str] = set()
+    exported: dict[str, str] = {}  # connection id -> key
     for conn in sorted(remote, key=lambda r: (r.attributes["name"], r.id)):
         attrs = conn.attributes
         spec_id, spec_version = attrs["connectionSpec"]["id"], attrs["connectionSpec"]["version"]
@@ -57,6 +64,7 @@ def export_manifest(
             continue
         key = key_for(name, taken)
         seen[(spec_id, name)] = (key, conn.id)
+        exported[conn.id] = key
         auth = catalog.auth_spec(spec_id, auth_spec_name)
         secret = auth.secret_params if auth else frozenset()
         declared = set(auth.properties) if auth else set(remote_params)
@@ -84,8 +92,14 @@ def export_manifest(
         auth_body["params"] = params
         body["auth"] = auth_body
         connections[key] = body
-    document = {"version": 1, "sandbox": sandbox, "connections": connections}
+    document: dict[str, Any] = {"version": 1, "sandbox": sandbox, "connections": connections}
     header = [f"# Exported by `flowplan export` from sandbox {sandbox}."]
+    if pipelines is not None:
+        sections, notes = pipeline_sections(pipelines, exported, key_for)
+        document |= _escaped(sections)
+        if notes:
+            header.append("# Not exported:")
+            header += [f"#   {note}" for note in notes]
     if variables:
         header.append("# Set these environment variables (the secrets cannot be read back):")
         header += [f"#   {v}" for v in variables]
@@ -98,3 +112,12 @@ def export_manifest(
             header.append(f"#   flowplan import {key} {first_id}    # not exported: {others}")
     body_text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     return "\n".join(header) + "\n" + body_text
+
+
+def _escaped(value: Any) -> Any:
+    """`${` in an exported value written as `$${`, so it reads back as the same text."""
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value.replace("${", "$${") if isinstance(value, str) else value

@@ -284,3 +284,31 @@ def _epoch(value: Any, problems: list[str]) -> int:
 
 def _iso(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def export_entry(remote: Remote, source: str, target: str, mapping: str | None) -> dict[str, Any]:
+    """The manifest entry that declares `remote`, referring to the others by key."""
+    attrs = remote.attributes
+    entry: dict[str, Any] = {"name": attrs["name"]}
+    if attrs["description"] is not None:
+        entry["description"] = attrs["description"]
+    entry |= {"source": source, "target": target}
+    if mapping is not None:
+        entry["mapping"] = mapping
+    for t in attrs["transformations"]:
+        column = t["params"].get("deltaColumn") if t["name"] == "Copy" else None
+        if column:
+            entry["deltaColumn"] = column["name"] if list(column) == ["name"] else dict(column)
+    schedule = attrs["scheduleParams"]
+    exported: dict[str, Any] = {"frequency": schedule.get("frequency", "hour")}
+    if "interval" in schedule:
+        exported["interval"] = schedule["interval"]
+    if "startTime" in schedule:
+        exported["start"] = _iso(int(schedule["startTime"]))
+    exported["backfill"] = schedule.get("backfill", False)
+    entry["schedule"] = exported
+    if not attrs["enabled"]:
+        entry["enabled"] = False
+    if attrs["flowSpec"]["id"] != CRM_FLOW_SPEC:
+        entry["flowSpec"] = dict(attrs["flowSpec"])
+    return entry

@@ -126,3 +126,14 @@ class MappingKind(PipelineKind):
         if not isinstance(version, int):
             raise ApiError("Data Prep answered a mapping set update without its new version")
         return str(version)
+
+
+def export_entry(remote: Remote) -> dict[str, Any]:
+    attrs = remote.attributes
+    fields = []
+    for mapping in attrs["mappings"]:
+        field: dict[str, Any] = {"source": mapping["source"], "destination": mapping["destination"]}
+        if mapping["sourceType"] == "EXPRESSION":
+            field["type"] = "expression"
+        fields.append(field)
+    return {"schema": attrs["xdmSchema"], "fields": fields}

@@ -107,3 +107,20 @@ class SourceKind(PipelineKind):
         attrs = self.recorded(desired, id_of)
         body = {k: v for k, v in attrs.items() if v is not None}
         return body
+
+
+def export_entry(remote: Remote, connection_key: str) -> dict[str, Any]:
+    """The manifest entry that declares `remote` (its base connection exported as a key)."""
+    attrs = remote.attributes
+    builtin = type_for_spec(attrs["connectionSpec"]["id"])
+    object_param = builtin.object_param if builtin else "tableName"
+    params = dict(attrs["params"])
+    entry: dict[str, Any] = {"connection": connection_key, "name": attrs["name"]}
+    if attrs["description"] is not None:
+        entry["description"] = attrs["description"]
+    entry["object"] = params.pop(object_param, "")
+    if attrs["data"]["format"] not in (None, "tabular"):
+        entry["format"] = attrs["data"]["format"]
+    if params:
+        entry["params"] = params
+    return entry

@@ -78,3 +78,19 @@ class TargetKind(PipelineKind):
 
     def create_body(self, desired: Desired, id_of: IdOf) -> dict[str, Any]:
         return {k: v for k, v in desired.attributes.items() if v is not None}
+
+
+def export_entry(remote: Remote) -> dict[str, Any] | None:
+    """The manifest entry that declares `remote`; None for a target that is not the lake."""
+    attrs = remote.attributes
+    if attrs["connectionSpec"]["id"] != DATA_LAKE_SPEC:
+        return None
+    entry: dict[str, Any] = {"name": attrs["name"]}
+    if attrs["description"] is not None:
+        entry["description"] = attrs["description"]
+    entry["dataset"] = attrs["params"]["dataSetId"]
+    entry["schema"] = attrs["data"]["schema"]["id"]
+    version = attrs["data"]["schema"]["version"]
+    if version not in (None, DEFAULT_SCHEMA_VERSION):
+        entry["schemaVersion"] = version
+    return entry
