@@ -1,7 +1,9 @@
 """`make demo`: the main job, step by step, against the embedded emulator.
 
 Starts the emulator on a free loopback port, points flowplan at it with demo credentials, and
-runs validate -> plan -> apply -> plan (no changes), printing each step.
+runs the whole HubSpot -> Data Lake pipeline of examples/hubspot-pipeline.yaml: validate ->
+plan -> apply -> plan (no changes) -> three hours later, its runs -> a schedule change planned
+as an in-place update -> apply -> plan (no changes), printing each step.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flowplan.emulator import Emulator
 
 HERE = Path(__file__).resolve().parent
+# The example's dataflow starts on 2030-01-01; the demo moves the emulator's clock there.
+SINCE_START = max(0, int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() - time.time()))
 
 DEMO_ENV = {
     "AEP_ACCESS_TOKEN": "demo-token",
@@ -25,9 +31,6 @@ DEMO_ENV = {
     "HUBSPOT_CLIENT_SECRET": "demo-marketing-secret",
     "HUBSPOT_ACCESS_TOKEN": "demo-marketing-access",
     "HUBSPOT_REFRESH_TOKEN": "demo-marketing-refresh",
-    "HUBSPOT_SALES_CLIENT_ID": "sales-client",
-    "HUBSPOT_SALES_CLIENT_SECRET": "demo-sales-secret",
-    "HUBSPOT_SALES_ACCESS_TOKEN": "demo-sales-access",
 }
 
 
@@ -40,11 +43,15 @@ def step(title: str, env: dict[str, str], cwd: Path, *args: str) -> int:
     return code
 
 
+def failed(title: str) -> int:
+    print(f"Demo failed at: {title}", file=sys.stderr)
+    return 1
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="flowplan-demo-"))
-    shutil.copy(HERE / "hubspot.yaml", work / "flowplan.yaml")
-    (work / "secrets").mkdir()
-    (work / "secrets" / "hubspot-sales-refresh-token").write_text("demo-sales-refresh\n")
+    manifest = work / "flowplan.yaml"
+    shutil.copy(HERE / "hubspot-pipeline.yaml", manifest)
     with Emulator(latency_ms=5) as emu:
         env = {
             **os.environ,
@@ -59,10 +66,21 @@ def main() -> int:
             ("3. apply", ("apply", "--auto-approve"), 0),
             ("4. plan again: nothing left to do", ("plan", "--detailed-exitcode"), 0),
         ]
+        later = [
+            ("5. three hours later: the dataflow's runs", ("runs", "--last", "3"), 0),
+            ("6. every 2 hours instead of 1: an in-place update", ("plan",), 0),
+            ("7. apply the schedule change", ("apply", "--auto-approve"), 0),
+            ("8. plan again: nothing left to do", ("plan", "--detailed-exitcode"), 0),
+        ]
         for title, args, expected in steps:
             if step(title, env, work, *args) != expected:
-                print(f"Demo failed at: {title}", file=sys.stderr)
-                return 1
+                return failed(title)
+        emu.advance(SINCE_START + 3 * 3600)  # the emulator's clock: past the first runs
+        text = manifest.read_text()
+        manifest.write_text(text.replace("interval: 1,", "interval: 2,"))
+        for title, args, expected in later:
+            if step(title, env, work, *args) != expected:
+                return failed(title)
         print(f"\nState file: {work / 'flowplan.state.json'}")
     return 0
 
