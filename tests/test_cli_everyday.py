@@ -156,16 +156,21 @@ def test_debug_before_or_after_the_command_or_from_the_environment(
 
 
 def test_debug_logging_keeps_filelock_quiet_and_scrubs_every_handler(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flowplan import redact
 
     redact.register("CANARY-handler-secret-5150")
+    # only flowplan's handler: pytest's own (scrubbing) handlers would mask a missing filter
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
     undo = logs.configure(True)
     try:
         logging.getLogger("filelock").debug("Attempting to acquire lock 1234 on x.lock")
         logging.getLogger("filelock").info("Lock 1234 acquired on x.lock")
-        logging.getLogger("flowplan.http").debug("sent CANARY-handler-secret-5150")
+        # made without the scrubbing record factory, as a library's own factory could
+        raw = logging.LogRecord("flowplan.http", logging.DEBUG, __file__, 1, "sent %s", None, None)
+        raw.args = ("CANARY-handler-secret-5150",)
+        logging.getLogger("flowplan.http").handle(raw)
     finally:
         undo()
     err = capsys.readouterr().err
