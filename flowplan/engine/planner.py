@@ -11,23 +11,17 @@ connections and dataflows cannot be pointed elsewhere in place.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-from flowplan.engine.changes import ORDER, Action, Change, Drift, FieldChange
+from flowplan.engine.decisions import Wanted, adopt, create, delete, managed, protected
 from flowplan.engine.targets import select_targets
 from flowplan.errors import PlanError
 from flowplan.kinds.base import Kind
-from flowplan.model import Address, Desired, Remote
+from flowplan.model import Address, Remote
+from flowplan.model.changes import ORDER, Action, Change
 from flowplan.state.model import State, StateEntry
 
-
-@dataclass(frozen=True)
-class Wanted:
-    """What the planner sees of a desired resource: attributes and secret fingerprints."""
-
-    desired: Desired
-    fingerprints: Mapping[str, str]
+__all__ = ["Wanted", "moved_state", "plan"]
 
 
 def plan(
@@ -119,16 +113,16 @@ def _plan_kind(
     recorded = {a: e for a, e in state.entries() if a.kind == kind.name}
     _check_unique(kind, mine, recorded, errors)
     by_id = {r.id: r for r in remote}
-    managed = {e.id for e in recorded.values()}
+    managed_ids = {e.id for e in recorded.values()}
     by_identity: dict[Hashable, list[Remote]] = {}
     for r in remote:
-        if r.id not in managed:
+        if r.id not in managed_ids:
             by_identity.setdefault(kind.identity(r.attributes), []).append(r)
     for address, want in mine.items():
         entry = recorded.get(address)
         found = by_id.get(entry.id) if entry is not None else None
         if entry is not None and found is not None:
-            changes[address] = _managed(kind, want, entry, found, errors)
+            changes[address] = managed(kind, want, entry, found, errors)
             continue
         identity = kind.identity(want.desired.attributes)
         matches = by_identity.get(identity, []) if identity is not None else []
@@ -140,9 +134,9 @@ def _plan_kind(
                 f"`flowplan import {address} ID`"
             )
         elif matches:
-            changes[address] = _adopt(kind, want, matches[0], entry)
+            changes[address] = adopt(kind, want, matches[0], entry)
             if changes[address].action is Action.REPLACE and want.desired.protect:
-                errors.setdefault(address, []).append(_protected(address, "replaced"))
+                errors.setdefault(address, []).append(protected(address, "replaced"))
         else:
             gone = (
                 f"{kind.noun} {entry.id} in the state no longer exists (deleted outside "
@@ -150,10 +144,10 @@ def _plan_kind(
                 if entry is not None
                 else ""
             )
-            changes[address] = _create(want, gone)
+            changes[address] = create(want, gone)
     for address, entry in recorded.items():
         if address not in mine:
-            changes[address] = _delete(kind, address, entry, by_id.get(entry.id), errors)
+            changes[address] = delete(kind, address, entry, by_id.get(entry.id), errors)
 
 
 def _check_unique(
@@ -186,161 +180,6 @@ def _check_unique(
         owners.setdefault(entry.id, address)
 
 
-def sensitive_status(
-    desired: Mapping[str, str], recorded: Mapping[str, str] | None
-) -> dict[str, str]:
-    if recorded is None:
-        return dict.fromkeys(desired, "set")
-    out = {
-        name: "unchanged" if recorded.get(name) == fp else "changed" for name, fp in desired.items()
-    }
-    out.update({name: "removed" for name in recorded if name not in desired})
-    return out
-
-
-def _create(want: Wanted, reason: str) -> Change:
-    d = want.desired
-    return Change(
-        kind=d.address.kind,
-        key=d.address.key,
-        action=Action.CREATE,
-        after=d.attributes,
-        sensitive=dict.fromkeys(want.fingerprints, "set"),
-        secret_fingerprints=want.fingerprints,
-        protect=d.protect,
-        reason=reason,
-    )
-
-
-def _adopt(kind: Kind, want: Wanted, remote: Remote, entry: StateEntry | None) -> Change:
-    d = want.desired
-    reason = f"an existing {kind.noun} with this identity will be brought under management" + (
-        "; its secrets cannot be read, so they will be set" if want.fingerprints else ""
-    )
-    if entry is not None:
-        reason = (
-            f"{kind.noun} {entry.id} in the state no longer exists, but {remote.id} has the same "
-            "identity (an interrupted apply created it?); it is adopted instead of created again"
-        )
-    fields = kind.diff(remote.attributes, d.attributes)
-    replace_reason = kind.replace_reason(remote.attributes, d.attributes)
-    return Change(
-        kind=d.address.kind,
-        key=d.address.key,
-        action=Action.REPLACE if replace_reason else Action.ADOPT,
-        id=remote.id,
-        etag=remote.etag,
-        before=remote.attributes,
-        after=d.attributes,
-        fields=fields,
-        sensitive=sensitive_status(want.fingerprints, None),
-        secret_fingerprints=want.fingerprints,
-        protect=d.protect,
-        reason=f"the existing {kind.noun} {remote.id} has another {replace_reason}, which cannot "
-        "be changed in place: delete, then create"
-        if replace_reason
-        else reason,
-    )
-
-
-def _managed(
-    kind: Kind,
-    want: Wanted,
-    entry: StateEntry,
-    remote: Remote,
-    errors: dict[Address, list[str]],
-) -> Change:
-    d = want.desired
-    common: dict[str, Any] = {
-        "kind": d.address.kind,
-        "key": d.address.key,
-        "id": remote.id,
-        "etag": remote.etag,
-        "before": remote.attributes,
-        "after": d.attributes,
-        "secret_fingerprints": want.fingerprints,
-        "protect": d.protect,
-    }
-    drift = None
-    if remote.etag != entry.etag:
-        drift = Drift(
-            kind.diff(entry.attributes, remote.attributes), remote.updated_by, remote.updated_at
-        )
-    fields = kind.diff(remote.attributes, d.attributes)
-    immutable = kind.replace_reason(remote.attributes, d.attributes)
-    if immutable:
-        if entry.protect or d.protect:
-            errors.setdefault(d.address, []).append(_protected(d.address, "replaced"))
-        return Change(
-            action=Action.REPLACE,
-            fields=fields,
-            sensitive=dict.fromkeys(want.fingerprints, "set"),
-            drift=drift,
-            reason=f"the {immutable} cannot be changed in place: delete, then create",
-            **common,
-        )
-    refused = kind.refuse_update(remote.attributes, d.attributes)
-    if refused:
-        errors.setdefault(d.address, []).append(f"{d.address}: {refused}")
-    if entry.protect != d.protect:  # recorded in the state only; Flow Service has no such field
-        fields += (FieldChange("protect", entry.protect, d.protect),)
-    sensitive = sensitive_status(want.fingerprints, entry.secret_fingerprints)
-    reason = ""
-    if drift is not None and not drift.fields and want.fingerprints:
-        # Something we cannot see changed (most likely a secret): send the secrets again.
-        sensitive = dict.fromkeys(want.fingerprints, "changed")
-        reason = (
-            "changed outside flowplan in a way the API does not show (secrets?); the "
-            "manifest's secrets will be sent again"
-        )
-    changed = bool(fields) or any(v != "unchanged" for v in sensitive.values())
-    return Change(
-        action=Action.UPDATE if changed else Action.NOOP,
-        fields=fields,
-        sensitive=sensitive,
-        drift=drift,
-        reason=reason,
-        **common,
-    )
-
-
-def _protected(address: Address, verb: str) -> str:
-    return (
-        f"{address}: is protected (protect: true) and would be {verb}; to allow it, apply it "
-        f"with protect: false first, or stop managing it with `flowplan state rm {address}`"
-    )
-
-
-def _delete(
-    kind: Kind,
-    address: Address,
-    entry: StateEntry,
-    remote: Remote | None,
-    errors: dict[Address, list[str]],
-) -> Change:
-    common: dict[str, Any] = {"kind": address.kind, "key": address.key, "protect": entry.protect}
-    if remote is None:
-        return Change(
-            action=Action.DELETE,
-            before=entry.attributes,
-            reason=f"{kind.noun} {entry.id} is already gone; only the state entry is removed",
-            **common,
-        )
-    if entry.protect:
-        errors.setdefault(address, []).append(_protected(address, "deleted"))
-    reason = "removed from the manifest"
-    if not kind.deletable:
-        reason += f"; {kind.noun}s cannot be deleted, so it is only forgotten from the state"
-    return Change(
-        action=Action.DELETE,
-        id=remote.id,
-        etag=remote.etag,
-        before=remote.attributes,
-        reason=reason,
-        **common,
-    )
-
-
 def _adopt_linked(
     kinds: Sequence[Kind],
     wanted: Mapping[Address, Wanted],
@@ -362,7 +201,7 @@ def _adopt_linked(
                 if needed.kind != kind_name or other is None or linked is None:
                     continue
                 if other.action is Action.CREATE and state.get(needed) is None:
-                    changes[needed] = _adopt(by_kind[kind_name], wanted[needed], linked, None)
+                    changes[needed] = adopt(by_kind[kind_name], wanted[needed], linked, None)
 
 
 def _remote(remote: Mapping[str, Sequence[Remote]], kind: str, rid: str | None) -> Remote | None:
@@ -388,7 +227,7 @@ def _replace_dependents(
             if change.action in (Action.CREATE, Action.REPLACE):
                 continue
             if change.protect:
-                errors.setdefault(address, []).append(_protected(address, "replaced"))
+                errors.setdefault(address, []).append(protected(address, "replaced"))
             changes[address] = replace(
                 change,
                 action=Action.REPLACE,

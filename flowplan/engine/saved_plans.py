@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from flowplan.engine.changes import Plan
-from flowplan.engine.diff import diff_attributes, same
 from flowplan.errors import StalePlanError
 from flowplan.model import Manifest
+from flowplan.model.diff import diff_attributes, same
 from flowplan.state.model import State
 
 

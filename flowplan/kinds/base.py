@@ -20,9 +20,9 @@ from flowplan.errors import ApiError, NotFoundError
 from flowplan.model import Address, Attrs, Desired, Manifest, Remote
 
 if TYPE_CHECKING:
-    from flowplan.engine.changes import Change, FieldChange
     from flowplan.flowservice.client import FlowServiceClient
     from flowplan.flowservice.specs import SpecCatalog
+    from flowplan.model.changes import Change, FieldChange
     from flowplan.references.resolver import Resolver
     from flowplan.state.model import StateEntry
 
@@ -133,7 +133,7 @@ class Kind(ABC):
         return ""
 
     def diff(self, before: Attrs, after: Attrs) -> tuple[FieldChange, ...]:
-        from flowplan.engine.diff import diff_attributes
+        from flowplan.model.diff import diff_attributes
 
         return diff_attributes(before, after)
 

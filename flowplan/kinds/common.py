@@ -13,7 +13,7 @@ from flowplan.kinds.base import IdOf, Kind, KindContext
 from flowplan.model import Address, Attrs, Desired
 
 if TYPE_CHECKING:
-    from flowplan.engine.changes import Change
+    from flowplan.model.changes import Change
 
 UNKNOWN = "(known after apply)"
 

@@ -20,8 +20,8 @@ from flowplan.model import Address, Attrs, Desired, DesiredConnection, Remote, S
 from flowplan.references.resolver import Template
 
 if TYPE_CHECKING:
-    from flowplan.engine.changes import Change
     from flowplan.flowservice.specs import SpecCatalog
+    from flowplan.model.changes import Change
 
 
 def attributes(

@@ -32,8 +32,8 @@ from flowplan.kinds.common import (
 from flowplan.model import Address, Attrs, Desired, Remote
 
 if TYPE_CHECKING:
-    from flowplan.engine.changes import Change
     from flowplan.flowservice.client import FlowServiceClient
+    from flowplan.model.changes import Change
 
 CRM_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
 

@@ -21,8 +21,8 @@ from flowplan.kinds.common import PipelineKind, epoch_ms
 from flowplan.model import Address, Attrs, Desired, Remote
 
 if TYPE_CHECKING:
-    from flowplan.engine.changes import Change
     from flowplan.flowservice.client import FlowServiceClient
+    from flowplan.model.changes import Change
 
 SOURCE_TYPES = {"attribute": "ATTRIBUTE", "expression": "EXPRESSION"}
 READ_BACK = {

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flowplan.errors import StateError
-from flowplan.model import Address, Attrs
+from flowplan.model import Address, Attrs, parse_address
 
 STATE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+__all__ = ["STATE_VERSION", "State", "StateEntry", "parse_address"]
 _ENTRY_FIELDS = ("id", "etag", "protect", "secrets", "requires")
 
 
@@ -74,13 +75,6 @@ class StateEntry:
             secret_fingerprints=dict(fingerprints),
             requires=tuple(parse_address(r) for r in requires),
         )
-
-
-def parse_address(text: str) -> Address:
-    kind, dot, key = text.partition(".")
-    if not dot or not kind or not key:
-        raise ValueError(f"{text!r} is not an address (KIND.KEY)")
-    return Address(kind, key)
 
 
 @dataclass

@@ -97,6 +97,14 @@ class Address:
         return f"{self.kind}s"
 
 
+def parse_address(text: str) -> Address:
+    """`KIND.KEY` as an Address; ValueError when it is not one."""
+    kind, dot, key = text.partition(".")
+    if not dot or not kind or not key:
+        raise ValueError(f"{text!r} is not an address (KIND.KEY)")
+    return Address(kind, key)
+
+
 @dataclass(frozen=True, slots=True)
 class Desired:
     """A resource as the manifest wants it, references resolved: what apply sends."""

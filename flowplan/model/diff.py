@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowplan.engine.changes import FieldChange
 from flowplan.model import Attrs
+from flowplan.model.changes import FieldChange
 
 
 def diff_attributes(before: Attrs, after: Attrs) -> tuple[FieldChange, ...]:
