@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HUBSPOT_PARAMS, ORG
+from test_reliability import record
 
 from flowplan.emulator import Emulator
 from flowplan.state.file import StateStore
@@ -146,6 +147,13 @@ def test_a_signal_stops_new_changes_records_every_success_and_exits(
         for name, secret in SECRETS.items():
             assert name == "HS_CLIENT_ID" or secret not in written
         assert_converges(path, emu)
+    record(
+        "signals",
+        interrupted_applies=1,
+        in_flight_finished_and_recorded=len(created) - stopped.created_before,
+        duplicates=0,
+        lost=0,
+    )
 
 
 def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(tmp_path: Path) -> None:
@@ -163,3 +171,4 @@ def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(tmp_path: Path) -> None
         assert cut_short  # the creates in flight landed, unrecorded: the next apply adopts them
         assert set(recorded(path).values()) <= ours(emu)
         assert_converges(path, emu)
+    record("signals", double_ctrl_c=1, cut_short_then_adopted=len(cut_short), duplicates=0, lost=0)
