@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import HUBSPOT_SPEC, ORG, hubspot_params
+from connections_api import Connections
 
 from flowplan.emulator import Emulator, Fault
 from flowplan.errors import (
@@ -79,21 +80,21 @@ def test_https_rule() -> None:
 
 def test_operations_round_trip(emulator: Emulator) -> None:
     client = FlowServiceClient(settings(emulator))
-    created = client.create_connection(body("one"))
-    remote = client.get_connection(created.id)
-    assert remote.attributes.name == "one"
+    created = Connections(client).create(body("one"))
+    remote = Connections(client).get(created.id)
+    assert remote.attributes["name"] == "one"
     assert remote.etag == created.etag
-    assert remote.attributes.spec.id == HUBSPOT_SPEC
-    etag = client.patch_connection(
+    assert remote.attributes["connectionSpec"]["id"] == HUBSPOT_SPEC
+    etag = Connections(client).patch(
         created.id, created.etag, [{"op": "replace", "path": "/name", "value": "two"}]
     )
     assert etag != created.etag
-    assert client.get_connection(created.id).attributes.name == "two"
+    assert Connections(client).get(created.id).attributes["name"] == "two"
     spec = client.get_connection_spec(HUBSPOT_SPEC)
     assert spec["name"] == "hubspot"
-    client.delete_connection(created.id)
+    Connections(client).delete(created.id)
     with pytest.raises(NotFoundError):
-        client.get_connection(created.id)
+        Connections(client).get(created.id)
     headers = emulator.requests[0].headers
     assert headers["user-agent"].startswith("flowplan/")
     assert headers["x-sandbox-name"] == "prod"
@@ -106,18 +107,18 @@ def test_operations_round_trip(emulator: Emulator) -> None:
 def test_paging_across_pages_and_id_filters(emulator: Emulator) -> None:
     ids = [emulator.seed(ORG, "prod", name=f"c{i}", params=hubspot_params()) for i in range(250)]
     client = FlowServiceClient(settings(emulator))
-    found = client.list_connections([f"connectionSpec.id=={HUBSPOT_SPEC}"])
+    found = Connections(client).list([f"connectionSpec.id=={HUBSPOT_SPEC}"])
     assert sorted(c.id for c in found) == sorted(ids)
     assert client.request_count == 3
     some = ids[:90]
-    assert sorted(c.id for c in client.list_connections([f"id=={','.join(some)}"])) == sorted(some)
+    assert sorted(c.id for c in Connections(client).list([f"id=={','.join(some)}"])) == sorted(some)
 
 
 def test_get_retries_429_honouring_retry_after(emulator: Emulator) -> None:
     client = FlowServiceClient(settings(emulator))
     emulator.push_fault(Fault("status", status=429, retry_after=1))
     start = time.monotonic()
-    assert client.list_connections() == []
+    assert Connections(client).list() == []
     assert time.monotonic() - start >= 1.0
     assert [r.status for r in emulator.requests] == [429, 200]
 
@@ -125,22 +126,22 @@ def test_get_retries_429_honouring_retry_after(emulator: Emulator) -> None:
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_get_patch_delete_retry_5xx(emulator: Emulator, status: int) -> None:
     client = FlowServiceClient(settings(emulator))
-    created = client.create_connection(body("one"))
+    created = Connections(client).create(body("one"))
     emulator.push_fault(Fault("status", status=status, method="GET"))
-    client.get_connection(created.id)
+    Connections(client).get(created.id)
     emulator.push_fault(Fault("status", status=status, method="PATCH"))
-    client.patch_connection(
+    Connections(client).patch(
         created.id, created.etag, [{"op": "replace", "path": "/name", "value": "x"}]
     )
     emulator.push_fault(Fault("status", status=status, method="DELETE"))
-    client.delete_connection(created.id)
+    Connections(client).delete(created.id)
     assert [r.status for r in emulator.requests if r.fault] == [status] * 3
 
 
 def test_dropped_get_is_retried(emulator: Emulator) -> None:
     client = FlowServiceClient(settings(emulator))
     emulator.push_fault(Fault("drop", method="GET"))
-    assert client.list_connections() == []
+    assert Connections(client).list() == []
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -149,7 +150,7 @@ def test_post_retried_when_nothing_was_created(emulator: Emulator, status: int) 
     emulator.push_fault(
         Fault("status", status=status, retry_after=1 if status == 429 else None, method="POST")
     )
-    client.create_connection(body("one"))
+    Connections(client).create(body("one"))
     assert posts(emulator) == 2
     assert len(emulator.connections(ORG, "prod")) == 1
 
@@ -167,7 +168,7 @@ def test_post_is_never_blindly_resent(emulator: Emulator, fault: Fault) -> None:
     client = FlowServiceClient(settings(emulator))
     emulator.push_fault(Fault(fault.kind, status=fault.status, method="POST"))
     with pytest.raises(OutcomeUnknownError, match="may or may not have happened"):
-        client.create_connection(body("one"))
+        Connections(client).create(body("one"))
     assert posts(emulator) == 1
 
 
@@ -175,10 +176,10 @@ def test_post_timeout_is_outcome_unknown_and_get_timeout_is_retried(emulator: Em
     client = FlowServiceClient(settings(emulator, FLOWPLAN_READ_TIMEOUT="0.3"))
     emulator.push_fault(Fault("slow", delay=1.0, method="POST"))
     with pytest.raises(OutcomeUnknownError):
-        client.create_connection(body("one"))
+        Connections(client).create(body("one"))
     assert posts(emulator) == 1
     emulator.push_fault(Fault("slow", delay=1.0, method="GET"))
-    assert len(client.list_connections()) == 1
+    assert len(Connections(client).list()) == 1
 
 
 def test_token_from_ims_is_cached_and_renewed_once_on_401() -> None:
@@ -192,13 +193,13 @@ def test_token_from_ims_is_cached_and_renewed_once_on_401() -> None:
                 AEP_API_KEY="",
             )
         )
-        client.list_connections()
-        client.list_connections()
+        Connections(client).list()
+        Connections(client).list()
         ims = [r for r in emu.requests if r.path.endswith("/ims/token/v3")]
         assert len(ims) == 1
         assert ims[0].headers["content-type"] == "application/x-www-form-urlencoded"
         emu.config.issued_tokens.clear()  # the token expires
-        client.list_connections()
+        Connections(client).list()
         assert len([r for r in emu.requests if r.path.endswith("/ims/token/v3")]) == 2
         flow = [r for r in emu.requests if "/connections" in r.path]
         assert flow[0].headers["x-api-key"] == "cid"
@@ -207,45 +208,45 @@ def test_token_from_ims_is_cached_and_renewed_once_on_401() -> None:
 def test_error_classes_carry_code_request_id_and_advice(emulator: Emulator) -> None:
     client = FlowServiceClient(settings(emulator, FLOWPLAN_RETRIES="1"))
     with pytest.raises(NotFoundError) as nf:
-        client.get_connection("00000000-0000-0000-0000-000000000000")
+        Connections(client).get("00000000-0000-0000-0000-000000000000")
     assert nf.value.code == "1101-404"
     assert nf.value.request_id
     assert "does not exist in this sandbox" in str(nf.value)
-    created = client.create_connection(body("one"))
+    created = Connections(client).create(body("one"))
     with pytest.raises(ConflictError, match="changed by someone else"):
-        client.patch_connection(
+        Connections(client).patch(
             created.id, '"stale"', [{"op": "replace", "path": "/name", "value": "x"}]
         )
     bad = body("two")
     bad["connectionSpec"]["id"] = "00000000-0000-0000-0000-000000000001"
     with pytest.raises(RejectedError) as rejected:
-        client.create_connection(bad)
+        Connections(client).create(bad)
     assert rejected.value.code == "1413-400"
     emulator.push_fault(*[Fault("status", status=429, retry_after=0)] * 3)
     with pytest.raises(RateLimitedError, match="lower --parallelism"):
-        client.list_connections()
+        Connections(client).list()
     emulator.clear_faults()
     emulator.push_fault(*[Fault("status", status=503)] * 3)
     with pytest.raises(ServerError, match="try again later"):
-        client.list_connections()
+        Connections(client).list()
     emulator.clear_faults()
     emulator.push_fault(Fault("status", status=403))
     with pytest.raises(AuthError, match="not allowed"):
-        client.list_connections()
+        Connections(client).list()
 
 
 def test_invalid_token_and_unreachable_endpoint() -> None:
     with Emulator(strict=True) as emu:
         client = FlowServiceClient(settings(emu))
         with pytest.raises(AuthError, match="invalid or expired") as info:
-            client.list_connections()
+            Connections(client).list()
         assert info.value.code == "401013"
         port = emu.base_url.rsplit(":", 1)[1]
     client = FlowServiceClient(
         settings(emu, FLOWPLAN_ENDPOINT=f"http://127.0.0.1:{port}/x", FLOWPLAN_RETRIES="0")
     )
     with pytest.raises(NetworkError, match="refused"):
-        client.list_connections()
+        Connections(client).list()
 
 
 def test_no_secret_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -255,16 +256,16 @@ def test_no_secret_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
         client = FlowServiceClient(
             settings(emu, AEP_ACCESS_TOKEN="", AEP_CLIENT_ID="cid", AEP_CLIENT_SECRET=CLIENT_SECRET)
         )
-        created = client.create_connection(body("one", tag="leak"))
+        created = Connections(client).create(body("one", tag="leak"))
         for fault in (Fault("status", status=500, method="POST"), Fault("drop_after_write")):
             emu.push_fault(fault)
             try:
-                client.create_connection(body("two", tag="leak"))
+                Connections(client).create(body("two", tag="leak"))
             except Exception as exc:
                 texts.append(str(exc))
                 texts.append(repr(exc))
         try:
-            client.patch_connection(
+            Connections(client).patch(
                 created.id,
                 '"stale"',
                 [{"op": "replace", "path": "/auth/params", "value": hubspot_params("leak")}],
@@ -274,7 +275,7 @@ def test_no_secret_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
         bad = body("three", tag="leak")
         bad["auth"]["params"]["clientSecret"] = 12345  # type: ignore[index]
         try:
-            client.create_connection(bad)
+            Connections(client).create(bad)
         except RejectedError as exc:
             texts.append(str(exc))
         texts.append(repr(client.settings))

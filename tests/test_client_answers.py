@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from connections_api import Connections
 from test_client_fake import (
     FLOW,
     ORG,
@@ -101,13 +102,13 @@ def test_a_malformed_get_is_a_clear_error(serve: Serve, reply: Reply, message: s
     with pytest.raises(UnexpectedAnswerError, match=message):
         fake.client().get("sourceConnections", "s1")
     with pytest.raises(UnexpectedAnswerError, match=message):
-        fake.client().get_connection("s1")
+        Connections(fake.client()).get("s1")
 
 
 def test_a_patch_answer_without_etag_is_a_clear_error(serve: Serve) -> None:
     fake = serve(lambda req: ok({"id": "c1"}))
     with pytest.raises(UnexpectedAnswerError, match="without the new etag"):
-        fake.client().patch_connection("c1", '"1"', [{"op": "replace", "path": "/name"}])
+        Connections(fake.client()).patch("c1", '"1"', [{"op": "replace", "path": "/name"}])
     assert fake.requests[0].headers["if-match"] == '"1"'
 
 
@@ -135,10 +136,10 @@ def connection(**fields: Any) -> dict[str, Any]:
 )
 def test_dates_in_other_formats_are_read(serve: Serve, updated_at: Any, epoch_ms: int) -> None:
     fake = serve(lambda req: ok({"items": [connection(updatedAt=updated_at)]}))
-    remote = fake.client().get_connection("c1")
+    remote = Connections(fake.client()).get("c1")
     assert remote.updated_at == epoch_ms
-    assert remote.attributes.spec.id == "abc"
-    assert remote.attributes.params == {"clientId": "x"}
+    assert remote.attributes["connectionSpec"]["id"] == "abc"
+    assert remote.attributes["params"] == {"clientId": "x"}
 
 
 @pytest.mark.parametrize(
@@ -157,7 +158,7 @@ def test_a_malformed_connection_is_a_clear_error(
 ) -> None:
     fake = serve(lambda req: ok({"items": [connection(**fields)]}))
     with pytest.raises(UnexpectedAnswerError, match=message):
-        fake.client().list_connections()
+        Connections(fake.client()).list()
 
 
 def test_empty_items_is_not_found(serve: Serve) -> None:
@@ -274,7 +275,7 @@ def test_no_answer_shape_makes_a_traceback(serve: Serve, body: bytes) -> None:
         lambda: client.patch("flows", "f", '"1"', []),
         lambda: client.put("mappingSets", "m", {}),
         lambda: client.action("flows", "f", "ENABLE"),
-        lambda: client.list_connections(),
+        lambda: Connections(client).list(),
         lambda: client.get_connection_spec("s"),
     ]
     for call in calls:

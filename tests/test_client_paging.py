@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from connections_api import Connections
 from test_client_fake import FLOW, PREP, FakeServer, Reply, Request, ok, serve_fixture  # noqa: F401
 
 from flowplan.errors import ApiError, NetworkError, UnexpectedAnswerError
@@ -61,7 +62,7 @@ def test_every_page_keeps_the_filters(serve: Serve) -> None:
         assert ("orderby", "createdAt") in query
     assert [dict(q).get("continuationToken") for q in pages] == [None, "2", "4", "6"]
     # the deprecated wrapper goes the same way
-    assert len(client.list_connections([f"connectionSpec.id=={SPEC_B}"])) == 7
+    assert len(Connections(client).list([f"connectionSpec.id=={SPEC_B}"])) == 7
 
 
 def test_duplicates_across_pages_are_dropped(serve: Serve) -> None:

@@ -28,19 +28,15 @@ import requests
 from flowplan.errors import AuthError, NotFoundError
 from flowplan.flowservice import answers, paging
 from flowplan.flowservice.answers import Where, check_status, json_object, text_field
-from flowplan.flowservice.connections import CreatedConnection, parse_connection
 from flowplan.flowservice.http import Call, Transport
 from flowplan.flowservice.settings import Settings
-from flowplan.model import RemoteConnection
 
 __all__ = [
     "Created",
-    "CreatedConnection",
     "Fetched",
     "FlowServiceClient",
     "Service",
     "is_plain_filter_value",
-    "parse_connection",
 ]
 
 log = logging.getLogger("flowplan.http")
@@ -224,31 +220,6 @@ class FlowServiceClient:
             raise NotFoundError(
                 f"{what} {spec_id} not found", status=exc.status, code=exc.code
             ) from None
-
-    # --- connections (deprecated wrappers) ----------------------------------------------------
-
-    def list_connections(self, filters: Sequence[str] = ()) -> builtins.list[RemoteConnection]:
-        # deprecated: wrapper kept for the engine migration
-        where = Where("GET", "/connections")
-        return [parse_connection(item, where) for item in self.list("connections", filters)]
-
-    def get_connection(self, conn_id: str) -> RemoteConnection:
-        # deprecated: wrapper kept for the engine migration
-        body = self.get("connections", conn_id).body
-        return parse_connection(body, Where("GET", f"/connections/{conn_id}"))
-
-    def create_connection(self, body: dict[str, Any]) -> CreatedConnection:
-        # deprecated: wrapper kept for the engine migration
-        created = self.create("connections", body)
-        return CreatedConnection(created.id, created.etag or "")
-
-    def patch_connection(self, conn_id: str, etag: str, ops: builtins.list[dict[str, Any]]) -> str:
-        # deprecated: wrapper kept for the engine migration
-        return self.patch("connections", conn_id, etag, ops)
-
-    def delete_connection(self, conn_id: str) -> None:
-        # deprecated: wrapper kept for the engine migration
-        self.delete("connections", conn_id)
 
     # --- plumbing -----------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowplan.errors import ApiError, PlanError, ReferenceResolutionError
+from flowplan.flowservice import dates
+from flowplan.flowservice.answers import Where
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, Kind, KindContext
 from flowplan.model import Address, Attrs, Desired
@@ -104,8 +106,28 @@ def optional_text(item: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def epoch_ms(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+ANSWER = Where("GET", "the answer")
+
+
+def epoch_ms(value: Any, what: str = "updatedAt") -> int:
+    """A date as the API sends it (ms, s, or ISO 8601); a clear error for anything else."""
+    return dates.epoch_ms(value, what, ANSWER)
+
+
+def answer_object(parent: Mapping[str, Any], key: str, noun: str) -> dict[str, Any]:
+    """`parent[key]` when it is an object ({} when absent); a clear error otherwise."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ANSWER.error(f"`{key}` of a {noun} in the answer is not an object")
+    return dict(value)
+
+
+def malformed(noun: str, exc: Exception) -> ApiError:
+    return ANSWER.error(
+        f"the service returned a malformed {noun} ({exc.__class__.__name__}: {exc})"
+    )
 
 
 def plan_error(message: str) -> PlanError:

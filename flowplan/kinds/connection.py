@@ -13,9 +13,10 @@ from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowplan import redact
-from flowplan.errors import ApiError, PlanError, ReferenceResolutionError
+from flowplan.errors import PlanError, ReferenceResolutionError
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, Kind, KindContext
+from flowplan.kinds.common import answer_object, epoch_ms, malformed
 from flowplan.model import Address, Attrs, Desired, DesiredConnection, Remote, SecretValue
 from flowplan.references.resolver import Template
 
@@ -99,34 +100,34 @@ class ConnectionKind(Kind):
     # --- reading the remote -------------------------------------------------------------------
 
     def parse_remote(self, item: Mapping[str, Any], etag: str | None) -> Remote:
-        try:
-            auth = item.get("auth") or {}
-            spec = item.get("connectionSpec") or {}
-            spec_id = str(spec.get("id", "")).lower()
-            auth_spec_name = str(auth.get("specName", ""))
-            params = dict(auth.get("params") or {})
-            if self.catalog is not None:
-                secret = self.catalog.secret_params(spec_id, auth_spec_name)
-                params = {k: v for k, v in params.items() if k not in secret}
-            description = item.get("description")
-            return Remote(
-                id=str(item["id"]),
-                etag=str(item.get("etag") or etag or ""),
-                attributes=attributes(
-                    spec_id,
-                    str(spec.get("version", "1.0")),
-                    str(item.get("name", "")),
-                    description if isinstance(description, str) else None,
-                    auth_spec_name,
-                    params,
-                ),
-                updated_by=str(item.get("updatedBy", "")),
-                updated_at=_int(item.get("updatedAt")),
-                updated_client=str(item.get("updatedClient", "")),
-                extra={"state": str(item.get("state", ""))},
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ApiError(f"Flow Service returned a malformed connection ({exc})") from None
+        conn_id = item.get("id")
+        if not isinstance(conn_id, str) or not conn_id:
+            raise malformed("connection", KeyError("id"))
+        auth = answer_object(item, "auth", "connection")
+        spec = answer_object(item, "connectionSpec", "connection")
+        params = answer_object(auth, "params", "connection")
+        spec_id = str(spec.get("id", "")).lower()
+        auth_spec_name = str(auth.get("specName", ""))
+        if self.catalog is not None:
+            secret = self.catalog.secret_params(spec_id, auth_spec_name)
+            params = {k: v for k, v in params.items() if k not in secret}
+        description = item.get("description")
+        return Remote(
+            id=conn_id,
+            etag=str(item.get("etag") or etag or ""),
+            attributes=attributes(
+                spec_id,
+                str(spec.get("version") or "1.0"),
+                str(item.get("name", "")),
+                None if description is None else str(description),
+                auth_spec_name,
+                params,
+            ),
+            updated_by=str(item.get("updatedBy", "")),
+            updated_at=epoch_ms(item.get("updatedAt"), f"updatedAt of connection {conn_id}"),
+            updated_client=str(item.get("updatedClient", "")),
+            extra={"state": str(item.get("state", ""))},
+        )
 
     def identity(self, attributes: Attrs) -> Hashable | None:
         return (attributes["connectionSpec"]["id"], attributes["name"])
@@ -227,7 +228,3 @@ def _name_batches(spec_filter: str, names: set[str]) -> list[list[str]]:
         batch.append(name)
     queries.append([spec_filter, f"name=={','.join(batch)}"])
     return queries
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

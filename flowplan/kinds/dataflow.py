@@ -16,7 +16,6 @@ from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flowplan.errors import ApiError
 from flowplan.flowservice.catalog import type_for_spec
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, KindContext
@@ -25,6 +24,7 @@ from flowplan.kinds.common import (
     PipelineKind,
     epoch_ms,
     item_text,
+    malformed,
     name_description_ops,
     optional_text,
     reference,
@@ -121,7 +121,7 @@ class DataflowKind(PipelineKind):
                 updated_client=str(item.get("updatedClient", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ApiError(f"Flow Service returned a malformed dataflow ({exc})") from None
+            raise malformed("dataflow", exc) from None
 
     def linked(self, remote: Remote) -> dict[str, str]:
         attrs = remote.attributes

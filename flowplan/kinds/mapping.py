@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowplan.errors import ApiError
 from flowplan.kinds.base import IdOf, KindContext
-from flowplan.kinds.common import PipelineKind, epoch_ms
+from flowplan.kinds.common import PipelineKind, epoch_ms, malformed
 from flowplan.model import Address, Attrs, Desired, Remote
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class MappingKind(PipelineKind):
                 updated_at=epoch_ms(item.get("updatedAt")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ApiError(f"Data Prep returned a malformed mapping set ({exc})") from None
+            raise malformed("mapping set", exc) from None
 
     def replace_reason(self, before: Attrs, after: Attrs) -> str:
         return ""  # every change is a new version (PUT)

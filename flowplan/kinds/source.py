@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from flowplan.errors import ApiError
 from flowplan.flowservice.catalog import type_for_spec
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, KindContext
@@ -21,6 +20,7 @@ from flowplan.kinds.common import (
     PipelineKind,
     epoch_ms,
     item_text,
+    malformed,
     optional_text,
     reference,
 )
@@ -97,7 +97,7 @@ class SourceKind(PipelineKind):
                 updated_client=str(item.get("updatedClient", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ApiError(f"Flow Service returned a malformed source connection ({exc})") from None
+            raise malformed("source connection", exc) from None
 
     def recorded(self, desired: Desired, id_of: IdOf) -> Attrs:
         (connection,) = desired.requires

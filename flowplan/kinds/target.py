@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from flowplan.errors import ApiError
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, KindContext
-from flowplan.kinds.common import PipelineKind, epoch_ms, item_text, optional_text
+from flowplan.kinds.common import PipelineKind, epoch_ms, item_text, malformed, optional_text
 from flowplan.model import Address, Attrs, Desired, Remote
 
 DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -74,7 +73,7 @@ class TargetKind(PipelineKind):
                 updated_client=str(item.get("updatedClient", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ApiError(f"Flow Service returned a malformed target connection ({exc})") from None
+            raise malformed("target connection", exc) from None
 
     def create_body(self, desired: Desired, id_of: IdOf) -> dict[str, Any]:
         return {k: v for k, v in desired.attributes.items() if v is not None}
