@@ -37,7 +37,9 @@ soak: $(STAMP)
 	FLOWPLAN_RELIABILITY_STATS=$(CURDIR)/.reliability-stats.jsonl $(BIN)/pytest -q -m "soak or not soak" tests/test_reliability.py
 	$(BIN)/python tests/reliability_report.py .reliability-stats.jsonl
 
+# deepdiff only to measure what the hand-written diff saves (bench/diffcost.py).
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet "deepdiff>=8,<10"
 	$(BIN)/python bench/run.py
 
 clean:
