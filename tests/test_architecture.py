@@ -119,3 +119,26 @@ def test_no_import_cycles_between_modules() -> None:
 def test_no_module_over_the_size_of_one_job(module: str) -> None:
     lines = modules()[module].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{module}: {lines} lines"
+
+
+def test_the_emulators_dependency_is_an_extra() -> None:
+    """jsonpatch serves only the emulator: not every user's dependency, and without it
+    `flowplan emulator` says which extra to install."""
+    import subprocess
+    import sys
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("jsonpatch") for d in project["dependencies"])
+    assert any(d.startswith("jsonpatch") for d in project["optional-dependencies"]["emulator"])
+    code = (
+        "import sys; sys.modules['jsonpatch'] = None\n"
+        "from flowplan.cli import main\n"
+        "raise SystemExit(main(['emulator', '--port', '0']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert "pip install 'flowplan[emulator]'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -47,8 +47,13 @@ def emulator(
     time_scale: float,
 ) -> int:
     """Run the local Flow Service + IMS emulator until interrupted."""
-    from flowplan.emulator import Emulator
-    from flowplan.emulator.backend import DEFAULT_SANDBOXES
+    try:
+        from flowplan.emulator import Emulator
+        from flowplan.emulator.backend import DEFAULT_SANDBOXES
+    except ModuleNotFoundError as exc:  # its own dependencies are an extra
+        raise EmulatorError(
+            f"the emulator needs {exc.name}: pip install 'flowplan[emulator]'"
+        ) from None
     from flowplan.flowservice.settings import is_loopback
 
     if not is_loopback(host):

@@ -36,7 +36,7 @@ def import_resource(ctx: Context, target: str, resource_id: str) -> tuple[Addres
     """Record remote resource `resource_id` as managed by a manifest address (state only)."""
     from flowplan.engine.targets import resolve_target
     from flowplan.flowservice.specs import SpecCatalog
-    from flowplan.kinds import kind_named
+    from flowplan.kinds.connection import ConnectionKind
 
     keys = [Address("connection", k) for k in ctx.manifest.connections]
     try:
@@ -46,7 +46,7 @@ def import_resource(ctx: Context, target: str, resource_id: str) -> tuple[Addres
             f"{target!r} is not a resource in {ctx.manifest.path}; add it to the manifest first"
         ) from None
     client = ctx.client()
-    kind = kind_named(address.kind, SpecCatalog(client))
+    kind = ConnectionKind(SpecCatalog(client))  # import takes connections
     with ctx.store.lock():
         state = ctx.load_state()
         current = state.get(address)
@@ -60,7 +60,7 @@ def import_resource(ctx: Context, target: str, resource_id: str) -> tuple[Addres
             raise PlanError(f"{kind.noun} {resource_id} is already managed by {owner}")
         remote = kind.fetch(client, resource_id)
         declared = ctx.manifest.connections[address.key]
-        spec_id = remote.attributes["connectionSpec"]["id"]
+        spec_id = kind.spec_id(remote.attributes)
         if spec_id != declared.spec.id:
             raise PlanError(
                 f"{kind.noun} {resource_id} has connection spec {spec_id}, but {address} "

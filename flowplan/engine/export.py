@@ -8,14 +8,15 @@ share a manifest (names are unique per spec), so the extra ones are listed for `
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import yaml
 
 from flowplan.engine.export_pipelines import Pipelines, pipeline_sections
-from flowplan.flowservice.catalog import BUILTIN_TYPES, type_for_spec
+from flowplan.flowservice.catalog import BUILTIN_TYPES
 from flowplan.flowservice.specs import SpecCatalog
+from flowplan.kinds.connection import ConnectionKind
 from flowplan.model import Remote
 
 _NOT_KEY = re.compile(r"[^a-z0-9_-]+")
@@ -49,49 +50,26 @@ def export_manifest(
     connections: dict[str, Any] = {}
     variables: list[str] = []
     skipped: list[tuple[str, str, str]] = []
-    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (spec, name) -> (key, id exported)
+    seen: dict[Hashable, tuple[str, str]] = {}  # identity -> (key, id exported)
     taken: set[str] = set()
     exported: dict[str, str] = {}  # connection id -> key
+    kind = ConnectionKind(catalog)
     for conn in sorted(remote, key=lambda r: (r.attributes["name"], r.id)):
-        attrs = conn.attributes
-        spec_id, spec_version = attrs["connectionSpec"]["id"], attrs["connectionSpec"]["version"]
-        name, auth_spec_name, remote_params = attrs["name"], attrs["authSpecName"], attrs["params"]
-        if wanted_spec and spec_id != wanted_spec:
+        if wanted_spec and kind.spec_id(conn.attributes) != wanted_spec:
             continue
-        if (spec_id, name) in seen:
-            first_key, first_id = seen[(spec_id, name)]
+        identity = kind.identity(conn.attributes)
+        if identity in seen:
+            first_key, first_id = seen[identity]
             skipped.append((first_key, first_id, conn.id))
             continue
-        key = key_for(name, taken)
-        seen[(spec_id, name)] = (key, conn.id)
+        key = key_for(conn.attributes["name"], taken)
+        seen[identity] = (key, conn.id)
         exported[conn.id] = key
-        auth = catalog.auth_spec(spec_id, auth_spec_name)
-        secret = auth.secret_params if auth else frozenset()
-        declared = set(auth.properties) if auth else set(remote_params)
-        body: dict[str, Any] = {}
-        builtin = type_for_spec(spec_id)
-        if builtin is not None:
-            body["type"] = builtin.name
-        else:
-            body["connectionSpec"] = {"id": spec_id, "version": spec_version}
-        body["name"] = name
-        if attrs["description"] is not None:
-            body["description"] = attrs["description"]
-        params: dict[str, Any] = {}
-        for param in sorted(declared | set(remote_params)):
-            if param in secret:
-                variable = env_name(key, param)
-                params[param] = f"${{env:{variable}}}"
-                variables.append(variable)
-            elif param in remote_params:
-                value = remote_params[param]
-                params[param] = value.replace("${", "$${") if isinstance(value, str) else value
-        auth_body: dict[str, Any] = {}
-        if builtin is None or auth_spec_name != builtin.default_auth_spec.name:
-            auth_body["specName"] = auth_spec_name
-        auth_body["params"] = params
-        body["auth"] = auth_body
-        connections[key] = body
+        connections[key], secret_params = kind.export_entry(conn)
+        for param in secret_params:
+            variable = env_name(key, param)
+            connections[key]["auth"]["params"][param] = f"${{env:{variable}}}"
+            variables.append(variable)
     document: dict[str, Any] = {"version": 1, "sandbox": sandbox, "connections": connections}
     header = [f"# Exported by `flowplan export` from sandbox {sandbox}."]
     if pipelines is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowplan import redact
 from flowplan.errors import PlanError, ReferenceResolutionError
+from flowplan.flowservice.catalog import type_for_spec
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, Kind, KindContext
 from flowplan.kinds.common import answer_object, epoch_ms, malformed
@@ -128,6 +129,42 @@ class ConnectionKind(Kind):
             updated_client=str(item.get("updatedClient", "")),
             extra={"state": str(item.get("state", ""))},
         )
+
+    def spec_id(self, attributes: Attrs) -> str:
+        return str(attributes["connectionSpec"]["id"])
+
+    def export_entry(self, remote: Remote) -> tuple[dict[str, Any], list[str]]:
+        """The manifest entry that declares `remote`, and its secret params, which the caller
+        fills with placeholders (the API never returns their values)."""
+        attrs = remote.attributes
+        spec = attrs["connectionSpec"]
+        auth = self.catalog.auth_spec(spec["id"], attrs["authSpecName"]) if self.catalog else None
+        secret = auth.secret_params if auth else frozenset()
+        declared = set(auth.properties) if auth else set(attrs["params"])
+        body: dict[str, Any] = {}
+        builtin = type_for_spec(spec["id"])
+        if builtin is not None:
+            body["type"] = builtin.name
+        else:
+            body["connectionSpec"] = dict(spec)
+        body["name"] = attrs["name"]
+        if attrs["description"] is not None:
+            body["description"] = attrs["description"]
+        params: dict[str, Any] = {}
+        secret_params = []
+        for param in sorted(declared | set(attrs["params"])):
+            if param in secret:
+                secret_params.append(param)
+                params[param] = None  # a placeholder, set by the caller
+            elif param in attrs["params"]:
+                value = attrs["params"][param]
+                params[param] = value.replace("${", "$${") if isinstance(value, str) else value
+        auth_body: dict[str, Any] = {}
+        if builtin is None or attrs["authSpecName"] != builtin.default_auth_spec.name:
+            auth_body["specName"] = attrs["authSpecName"]
+        auth_body["params"] = params
+        body["auth"] = auth_body
+        return body, secret_params
 
     def identity(self, attributes: Attrs) -> Hashable | None:
         return (attributes["connectionSpec"]["id"], attributes["name"])
