@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint soak bench clean
+.PHONY: demo test lint soak mutate bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,23 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# The reliability and trust suites with their soak variants; the figures they measure are
+# written into tests/RELIABILITY.md (between its figures markers).
+SOAK_TESTS := tests/test_reliability.py tests/test_trust_kill.py tests/test_signals.py
 soak: $(STAMP)
-	rm -f .reliability-stats.jsonl
-	FLOWPLAN_RELIABILITY_STATS=$(CURDIR)/.reliability-stats.jsonl $(BIN)/pytest -q -m "soak or not soak" tests/test_reliability.py
-	$(BIN)/python tests/reliability_report.py .reliability-stats.jsonl
+	rm -f .reliability-stats.jsonl .reliability-junit.xml
+	FLOWPLAN_RELIABILITY_STATS=$(CURDIR)/.reliability-stats.jsonl $(BIN)/pytest -q -m "soak or not soak" --junitxml=.reliability-junit.xml $(SOAK_TESTS)
+	$(BIN)/python tests/reliability_report.py .reliability-stats.jsonl --junit .reliability-junit.xml --write tests/RELIABILITY.md
+
+# Mutation testing of the engine and the kinds ([tool.mutmut] in pyproject.toml), bounded in
+# time (a run cut short keeps its results); MUTANTS narrows it, e.g. "flowplan.engine.applier*".
+MUTATE_SECONDS ?= 900
+MUTANTS ?=
+mutate: $(STAMP)
+	rm -rf mutants
+	timeout $(MUTATE_SECONDS) $(BIN)/mutmut run --max-children 1 $(MUTANTS); \
+	  status=$$?; test $$status -eq 0 -o $$status -eq 124
+	$(BIN)/mutmut results
 
 # deepdiff only to measure what the hand-written diff saves (bench/diffcost.py).
 bench: $(STAMP)
@@ -43,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants
