@@ -55,6 +55,8 @@ class Resolver:
         self._roots = file_roots(base_dir, env)
         self._lock = threading.Lock()
         self._cache: dict[Ref, Future[_Outcome]] = {}
+        # outcomes already read, for a lock-free answer (a manifest repeats its references)
+        self._known: dict[Ref, _Outcome] = {}
 
     @classmethod
     def from_os(cls, base_dir: Path) -> Resolver:
@@ -99,6 +101,9 @@ class Resolver:
         return text
 
     def _outcome(self, ref: Ref) -> _Outcome:
+        known = self._known.get(ref)
+        if known is not None:
+            return known
         with self._lock:
             future = self._cache.get(ref)
             mine = future is None
@@ -106,7 +111,9 @@ class Resolver:
                 future = self._cache[ref] = Future()
         if mine:
             self._fill(ref, future)
-        return future.result()
+        outcome = future.result()
+        self._known[ref] = outcome
+        return outcome
 
     def _fill(self, ref: Ref, future: Future[_Outcome]) -> None:
         try:
