@@ -7,35 +7,73 @@ so that 2 always means "plan has changes" under --detailed-exitcode.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import click
 
 from flowplan import __version__
-from flowplan.cli import (
-    apply,
-    destroy,
-    emulator,
-    export,
-    force_unlock,
-    import_cmd,
-    plan,
-    runs,
-    schema,
-    show,
-    state,
-    validate,
-)
 from flowplan.cli.common import normalise_argv, report_error
 from flowplan.errors import FlowplanError
 from flowplan.output import logs
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(MutableMapping[str, click.Command]):
+    """Command name -> its module, imported when the command is used: `flowplan validate`
+    loads no HTTP client and `flowplan plan` no exporter (start-up time, issue #18)."""
+
+    def __init__(self, where: dict[str, tuple[str, str]]) -> None:
+        self._where = where
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, attr = self._where[name]
+            command = getattr(importlib.import_module(f"flowplan.cli.{module}"), attr)
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where or name in self._loaded
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+        self._where.setdefault(name, ("", ""))
+
+    def __delitem__(self, name: str) -> None:
+        del self._where[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+_COMMANDS = _Commands(
+    {
+        "validate": ("validate", "validate"),
+        "plan": ("plan", "plan"),
+        "apply": ("apply", "apply"),
+        "destroy": ("destroy", "destroy"),
+        "runs": ("runs", "runs"),
+        "show": ("show", "show"),
+        "schema": ("schema", "schema"),
+        "import": ("import_cmd", "import_command"),
+        "state": ("state", "state"),
+        "force-unlock": ("force_unlock", "force_unlock"),
+        "export": ("export", "export"),
+        "emulator": ("emulator", "emulator"),
+    }
+)
+
+
+@click.group(commands=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flowplan")
 @click.option(
     "--debug",
@@ -49,23 +87,6 @@ def cli(debug: bool) -> None:
     Shell completion: eval "$(_FLOWPLAN_COMPLETE=bash_source flowplan)" (zsh_source,
     fish_source)."""
     del debug  # main() takes --debug out of the arguments wherever it stands
-
-
-for _command in (
-    validate.validate,
-    plan.plan,
-    apply.apply,
-    destroy.destroy,
-    runs.runs,
-    show.show,
-    schema.schema,
-    import_cmd.import_command,
-    state.state,
-    force_unlock.force_unlock,
-    export.export,
-    emulator.emulator,
-):
-    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
