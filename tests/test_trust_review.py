@@ -79,6 +79,63 @@ def test_a_saved_plan_refuses_a_value_that_now_resolves_differently(
     assert writes(emulator) == []
 
 
+def test_a_saved_plan_applies_what_was_reviewed(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The positive case the refusals are measured against: written 0600 (it may carry the
+    state's key) into a folder it creates, applied as planned, nothing left to do."""
+    path = write(hubspot_manifest("Alpha"))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    path.write_text(described("reviewed"))
+    planfile = tmp_path / "plans" / "new" / "p.plan"
+    assert run(capsys, "plan", "-f", str(path), "--out", str(planfile))[0] == 0
+    assert oct(planfile.stat().st_mode & 0o777) == "0o600"
+    code, out, err = run(capsys, "apply", str(planfile))
+    assert code == 0, err
+    assert "Apply complete: 0 created, 1 updated" in out
+    assert emulator.connections(ORG, "prod")[0]["description"] == "reviewed"
+    assert run(capsys, "plan", "-f", str(path), "--detailed-exitcode")[0] == 0
+
+
+def test_a_saved_plan_refuses_a_secret_changed_since(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The update planned stays an update with the same values; only a secret moved."""
+    path = write(hubspot_manifest("Alpha"))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    path.write_text(described("reviewed"))
+    assert run(capsys, "plan", "-f", str(path), "--out", str(tmp_path / "p.plan"))[0] == 0
+    monkeypatch.setenv("HS_CLIENT_SECRET", SECRET + "-not-reviewed")
+    since = len(emulator.requests)
+    code, _, err = run(capsys, "apply", str(tmp_path / "p.plan"))
+    assert code == 1
+    assert "connection.alpha: a secret differs from the one the plan was made with" in err
+    assert writes(emulator, since) == []
+    assert SECRET not in err
+
+
+def test_a_missing_or_damaged_plan_file_is_named(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "none.plan"
+    code, _, err = run(capsys, "apply", str(missing))
+    assert (code, err.strip()) == (1, f"Error: no plan file {missing}")
+    damaged = tmp_path / "damaged.plan"
+    damaged.write_text('{"format_version": "1", "chan')
+    code, _, err = run(capsys, "apply", str(damaged))
+    assert code == 1
+    assert f"{damaged} is not a readable flowplan plan (truncated?)" in err
+
+
 def test_a_saved_plan_refuses_a_manifest_edited_since(
     emulator: Emulator,
     env: dict[str, str],
