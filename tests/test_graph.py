@@ -1,0 +1,106 @@
+"""The apply's graph: steps in dependency order, replaces as delete-then-create (or
+create-then-delete where the kind says so), a failure skipping what depends on it, and a stop
+that lets nothing new start."""
+
+from __future__ import annotations
+
+import threading
+
+from flowplan.engine.graph import Outcome, Step, build_graph, run_graph
+from flowplan.model import Address
+from flowplan.model.changes import Action, Change
+
+CONN = Address("connection", "c")
+SRC = Address("source", "s")
+FLOW = Address("dataflow", "f")
+
+
+def change(
+    address: Address,
+    action: Action,
+    requires: tuple[Address, ...] | list[Address] = (),
+    required_by: tuple[Address, ...] | list[Address] = (),
+) -> Change:
+    return Change(
+        kind=address.kind,
+        key=address.key,
+        action=action,
+        requires=tuple(requires),
+        required_by=tuple(required_by),
+    )
+
+
+def order_of(
+    graph: dict[Step, set[Step]], fail: set[Step] = frozenset()
+) -> tuple[list[Step], object]:  # type: ignore[assignment]
+    done: list[Step] = []
+    lock = threading.Lock()
+
+    def work(step: Step) -> bool:
+        with lock:
+            done.append(step)
+        return step not in fail
+
+    outcome = run_graph(graph, work, parallelism=1, stopping=threading.Event())
+    return done, outcome
+
+
+def test_a_chain_replace_destroys_top_down_then_creates_bottom_up() -> None:
+    changes = [
+        change(CONN, Action.REPLACE, required_by=[SRC]),
+        change(SRC, Action.REPLACE, requires=[CONN], required_by=[FLOW]),
+        change(FLOW, Action.REPLACE, requires=[SRC]),
+    ]
+    done, _ = order_of(build_graph(changes, lambda kind: False))
+    assert done == [
+        Step(FLOW, "destroy"),
+        Step(SRC, "destroy"),
+        Step(CONN, "destroy"),
+        Step(CONN, "apply"),
+        Step(SRC, "apply"),
+        Step(FLOW, "apply"),
+    ]
+
+
+def test_create_before_destroy_when_the_kind_asks() -> None:
+    changes = [change(CONN, Action.REPLACE)]
+    done, _ = order_of(build_graph(changes, lambda kind: kind == "connection"))
+    assert done == [Step(CONN, "apply"), Step(CONN, "destroy")]
+
+
+def test_a_failure_skips_what_depends_on_it_and_nothing_else() -> None:
+    other = Address("target", "t")
+    changes = [
+        change(CONN, Action.CREATE, required_by=[SRC]),
+        change(SRC, Action.CREATE, requires=[CONN], required_by=[FLOW]),
+        change(FLOW, Action.CREATE, requires=[SRC]),
+        change(other, Action.CREATE),
+    ]
+    failing = frozenset({Step(CONN, "apply")})
+    done, outcome = order_of(build_graph(changes, lambda kind: False), failing)
+    assert Step(other, "apply") in done
+    assert Step(SRC, "apply") not in done
+    assert [(s.address, c.address) for s, c in outcome.skipped] == [
+        (SRC, CONN),
+        (FLOW, CONN),
+    ]
+
+
+def test_noops_and_moves_are_no_steps() -> None:
+    graph = build_graph([change(CONN, Action.NOOP), change(SRC, Action.MOVE)], lambda k: False)
+    assert graph == {}
+
+
+def test_a_stop_starts_nothing_new() -> None:
+    stopping = threading.Event()
+    started: list[Step] = []
+
+    def work(step: Step) -> bool:
+        started.append(step)
+        stopping.set()  # the first step's signal arrives while it runs
+        return True
+
+    changes = [change(Address("connection", k), Action.CREATE) for k in "abcd"]
+    outcome = run_graph(build_graph(changes, lambda k: False), work, 1, stopping)
+    assert len(started) == 1
+    assert len(outcome.not_started) == 3
