@@ -31,8 +31,8 @@ def change(
 
 
 def order_of(
-    graph: dict[Step, set[Step]], fail: set[Step] = frozenset()
-) -> tuple[list[Step], object]:  # type: ignore[assignment]
+    graph: dict[Step, set[Step]], fail: frozenset[Step] = frozenset()
+) -> tuple[list[Step], Outcome]:
     done: list[Step] = []
     lock = threading.Lock()
 
