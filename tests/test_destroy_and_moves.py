@@ -1,0 +1,166 @@
+"""destroy, plan --destroy, the mass-delete guard, and renames without re-creating (`moved:`
+and `state mv`), through the real CLI against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ORG, hubspot_manifest, run
+
+from flowplan.emulator import Emulator
+
+SECRETS = {
+    "HS_CLIENT_SECRET": "CANARY-mv-cs-1",
+    "HS_ACCESS_TOKEN": "CANARY-mv-at-2",
+    "HS_REFRESH_TOKEN": "CANARY-mv-rt-3",
+}
+NAMES = ("Alpha", "Beta", "Gamma", "Delta", "Epsilon")
+
+
+@pytest.fixture
+def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
+        "AEP_ACCESS_TOKEN": "TOKEN-mv",
+        "AEP_API_KEY": "flowplan-tests",
+        "AEP_ORG_ID": ORG,
+        "FLOWPLAN_BACKOFF": "0",
+        "HS_CLIENT_ID": "client-id-1",
+        "NO_COLOR": "1",
+        **SECRETS,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+
+
+def applied(capsys: pytest.CaptureFixture[str], path: Path) -> None:
+    code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    assert code == 0, err
+
+
+def summary(capsys: pytest.CaptureFixture[str], path: Path, *extra: str) -> tuple[int, Any, str]:
+    code, out, err = run(capsys, "plan", "-f", str(path), "--format", "json", *extra)
+    return code, json.loads(out)["summary"] if code == 0 else None, err
+
+
+@pytest.mark.usefixtures("env")
+def test_the_mass_delete_guard(
+    emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(hubspot_manifest(*NAMES))
+    applied(capsys, path)
+    path.write_text(hubspot_manifest("Alpha"))  # 4 of 5: more than 3 and more than 25 %
+    code, _, err = summary(capsys, path)
+    assert code == 1
+    assert "would delete 4 of the 5 resources" in err
+    assert "--max-deletes 4" in err
+    code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve", "--max-deletes", "3")
+    assert code == 1
+    assert len(emulator.connections(ORG, "prod")) == 5  # nothing was deleted
+    code, counts, _ = summary(capsys, path, "--max-deletes", "4")
+    assert (code, counts["delete"]) == (0, 4)
+    path.write_text(hubspot_manifest("Alpha", "Beta", "Gamma"))  # 2 deletes: below the guard
+    assert summary(capsys, path)[0] == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_destroy_deletes_everything_and_is_exempt_from_the_guard(
+    emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(hubspot_manifest(*NAMES))
+    applied(capsys, path)
+    code, counts, _ = summary(capsys, path, "--destroy")
+    assert (code, counts["delete"], counts["create"]) == (0, 5, 0)
+    assert len(emulator.connections(ORG, "prod")) == 5  # plan --destroy is read-only
+    code, out, err = run(capsys, "destroy", "-f", str(path), "--auto-approve")
+    assert code == 0, err
+    assert "5 deleted" in out
+    assert emulator.connections(ORG, "prod") == []
+    state = json.loads(path.with_suffix(".state.json").read_text())
+    assert state["connections"] == {}
+
+
+@pytest.mark.usefixtures("env")
+def test_destroy_respects_protect(
+    emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = hubspot_manifest("Alpha", "Beta").replace(
+        "    name: Beta\n", "    name: Beta\n    protect: true\n"
+    )
+    path = write(text)
+    applied(capsys, path)
+    code, _, err = run(capsys, "destroy", "-f", str(path), "--auto-approve")
+    assert code == 1
+    assert "connection.beta: is protected" in err
+    assert len(emulator.connections(ORG, "prod")) == 2
+
+
+@pytest.mark.usefixtures("env")
+def test_a_saved_destroy_plan_applies_as_a_destroy(
+    emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(hubspot_manifest(*NAMES))
+    applied(capsys, path)
+    planfile = tmp_path / "destroy.plan"
+    assert run(capsys, "plan", "-f", str(path), "--destroy", "--out", str(planfile))[0] == 0
+    assert json.loads(planfile.read_text())["destroy"] is True
+    code, _, err = run(capsys, "apply", str(planfile))
+    assert code == 0, err
+    assert emulator.connections(ORG, "prod") == []
+
+
+@pytest.mark.usefixtures("env")
+def test_moved_renames_without_a_request(
+    emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(hubspot_manifest("Alpha"))
+    applied(capsys, path)
+    (before,) = emulator.connections(ORG, "prod")
+    renamed = hubspot_manifest("Alpha").replace("  alpha:", "  first:")
+    path.write_text(renamed + "moved:\n  - {from: connection.alpha, to: connection.first}\n")
+    code, out, err = run(capsys, "plan", "-f", str(path), "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (change,) = doc["changes"]
+    assert (change["address"], change["action"]) == ("connection.first", "move")
+    assert change["moved_from"] == "connection.alpha"
+    assert doc["summary"]["move"] == 1
+    code, text, _ = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    assert code == 0
+    assert "1 moved" in text
+    (after,) = emulator.connections(ORG, "prod")
+    assert (after["id"], after["etag"]) == (before["id"], before["etag"])  # untouched
+    state = json.loads(path.with_suffix(".state.json").read_text())
+    assert list(state["connections"]) == ["first"]
+    assert run(capsys, "plan", "-f", str(path), "--detailed-exitcode")[0] == 0  # done: ignored
+
+
+@pytest.mark.usefixtures("env")
+def test_moving_onto_a_managed_address_is_refused(
+    write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(hubspot_manifest("Alpha", "Beta"))
+    applied(capsys, path)
+    text = hubspot_manifest("Beta") + "moved:\n  - {from: connection.alpha, to: connection.beta}\n"
+    path.write_text(text)
+    code, _, err = run(capsys, "plan", "-f", str(path))
+    assert code == 1
+    assert "connection.beta is already in the state" in err
+
+
+@pytest.mark.usefixtures("env")
+def test_state_mv(emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(hubspot_manifest("Alpha", "Beta"))
+    applied(capsys, path)
+    assert run(capsys, "state", "mv", "alpha", "beta", "-f", str(path))[0] == 1  # taken
+    code, out, err = run(capsys, "state", "mv", "connection.alpha", "first", "-f", str(path))
+    assert code == 0, err
+    assert "connection.first" in out
+    path.write_text(hubspot_manifest("Alpha", "Beta").replace("  alpha:", "  first:"))
+    code, counts, _ = summary(capsys, path)
+    assert code == 0
+    assert counts["create"] == counts["delete"] == 0
