@@ -29,6 +29,25 @@ if TYPE_CHECKING:
 IDS_PER_QUERY = 100  # one page each; ~3.7 KB of ids, well under common 8 KiB URL limits
 NAME_CHARS_PER_QUERY = 2000
 
+
+def _merged(fields: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[list[str]]:
+    """`field==a,b,…` filter sets covering every row, each value list at most
+    NAME_CHARS_PER_QUERY characters long."""
+    queries: list[list[str]] = []
+    batch: list[dict[str, None]] = [{} for _ in fields]
+    for row in rows:
+        if any(
+            len(column) and sum(len(v) + 1 for v in column) + len(value) > NAME_CHARS_PER_QUERY
+            for column, value in zip(batch, row, strict=True)
+        ):
+            queries.append([f"{f}=={','.join(c)}" for f, c in zip(fields, batch, strict=True)])
+            batch = [{} for _ in fields]
+        for column, value in zip(batch, row, strict=True):
+            column[value] = None
+    queries.append([f"{f}=={','.join(c)}" for f, c in zip(fields, batch, strict=True)])
+    return queries
+
+
 IdOf = Callable[[Address], "StateEntry"]
 """What the state records of a referenced resource (its id, its etag or version), known once
 it exists: at apply time."""
@@ -106,13 +125,19 @@ class Kind(ABC):
             [f"id=={','.join(ids[i : i + IDS_PER_QUERY])}"]
             for i in range(0, len(ids), IDS_PER_QUERY)
         ]
-        seen: set[tuple[str, ...]] = set()
+        # identity filters merged per set of fields (`name==a,b,…`: comma is OR, as connections
+        # do it): the planner matches what comes back by identity, so a wider answer is safe
+        groups: dict[tuple[str, ...], dict[tuple[str, ...], None]] = {}
         for desired in unmanaged:
             filters = self.name_filters(desired.attributes)
-            query = tuple(filters) if filters is not None else ()
-            if query not in seen:
-                seen.add(query)
-                queries.append(list(query))
+            split = [f.partition("==") for f in filters or ()]
+            if filters is not None and all(sep and "," not in v for _, sep, v in split):
+                fields = tuple(f for f, _, _ in split)
+                groups.setdefault(fields, {})[tuple(v for _, _, v in split)] = None
+            elif list(filters or ()) not in queries:
+                queries.append(list(filters or ()))
+        for fields, values in groups.items():
+            queries += _merged(fields, list(values)) if fields else [[]]
         return queries
 
     def list_remote(self, client: FlowServiceClient, filters: Sequence[str]) -> list[Remote]:

@@ -1,0 +1,132 @@
+"""Speed properties that a refactor could silently lose (issue #18): the requests a plan of new
+pipelines makes, and what a command imports at start-up. bench/ measures the times."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import HUBSPOT_PARAMS, ORG, ROOT, hubspot_manifest, run
+
+from flowplan.emulator import Emulator
+
+PIPELINES = 30
+
+
+def pipelines(n: int) -> str:
+    out = ["version: 1", "sandbox: prod", "connections:"]
+    for i in range(n):
+        out += [f"  hs-{i}:", "    type: hubspot", f"    name: HubSpot {i}", "    auth:"]
+        out.append(HUBSPOT_PARAMS.rstrip("\n"))
+    out.append("sources:")
+    for i in range(n):
+        out += [f"  src-{i}:", f"    connection: hs-{i}", f"    name: Contacts {i}"]
+        out.append("    object: Hubspot.Contacts")
+    out.append("targets:")
+    for i in range(n):
+        out += [f"  lake-{i}:", f"    name: Lake {i}", f"    dataset: 6511f0c1a4b2c300{i:08x}"]
+        out.append(f"    schema: https://ns.adobe.com/acme/schemas/s{i}")
+    out.append("mappings:")
+    for i in range(n):
+        out += [f"  map-{i}:", f"    schema: https://ns.adobe.com/acme/schemas/s{i}"]
+        out.append("    fields: [{source: email, destination: personalEmail.address}]")
+    out.append("dataflows:")
+    for i in range(n):
+        out += [f"  flow-{i}:", f"    name: Hourly {i}", f"    source: src-{i}"]
+        out += [f"    target: lake-{i}", f"    mapping: map-{i}"]
+        out.append("    deltaColumn: {name: modified, dateFormat: YYYY-MM-DD, timezone: UTC}")
+        out.append('    schedule: {frequency: hour, interval: 1, start: "2030-01-01T00:00:00Z"}')
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture
+def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
+        "AEP_ACCESS_TOKEN": "TOKEN-speed",
+        "AEP_API_KEY": "flowplan-tests",
+        "AEP_ORG_ID": ORG,
+        "FLOWPLAN_BACKOFF": "0",
+        "HS_CLIENT_ID": "client-id",
+        "HS_CLIENT_SECRET": "CANARY-speed-cs",
+        "HS_ACCESS_TOKEN": "CANARY-speed-at",
+        "HS_REFRESH_TOKEN": "CANARY-speed-rt",
+        "NO_COLOR": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def reads(emulator: Emulator, since: int) -> Counter[str]:
+    """GET requests per collection since request number `since`."""
+    return Counter(
+        r.path.rstrip("/").split("/")[-1] for r in emulator.requests[since:] if r.method == "GET"
+    )
+
+
+@pytest.mark.usefixtures("env")
+def test_new_pipelines_names_are_looked_up_in_batches(
+    emulator: Emulator, write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before a create, each kind looks for what an interrupted run may have made, by name:
+    one request per kind for 30 new pipelines (`name==a,b,…`), not one per resource."""
+    path = write(pipelines(PIPELINES))
+    code, out, err = run(capsys, "plan", "-f", str(path), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["summary"]["create"] == 5 * PIPELINES
+    got = reads(emulator, 0)
+    for collection in ("connections", "sourceConnections", "targetConnections", "flows"):
+        assert got[collection] <= 1, got
+
+
+@pytest.mark.usefixtures("env")
+def test_pipelines_whose_state_was_lost_are_adopted_from_batched_lookups(
+    emulator: Emulator, write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(pipelines(PIPELINES))
+    code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    assert code == 0, err
+    path.with_suffix(".state.json").unlink()
+    since = len(emulator.requests)
+    code, out, err = run(capsys, "plan", "-f", str(path), "--format", "json")
+    assert code == 0, err
+    summary = json.loads(out)["summary"]
+    # mapping sets have no name: each comes back with the dataflow adopted that uses it
+    assert summary["adopt"] == 5 * PIPELINES, summary
+    assert summary["create"] == 0, summary
+    got = reads(emulator, since)
+    for collection in ("sourceConnections", "targetConnections", "flows"):
+        # one request per adoption round (a source's lookup needs its adopted connection's
+        # id, a dataflow's its source's...), however many pipelines: not one per resource
+        assert got[collection] <= 5, got
+
+
+def imported_after(args: list[str], cwd: Path) -> set[str]:
+    """The modules loaded by `flowplan ARGS` run in a fresh interpreter."""
+    code = (
+        "import sys, json\nfrom flowplan.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_validate_loads_no_http_client_and_version_no_command(write) -> None:
+    """A command imports what it uses: start-up is most of a small run's time."""
+    path = write(hubspot_manifest("Speed"))
+    validate = imported_after(["validate", "-f", str(path)], path.parent)
+    assert "flowplan.cli.validate" in validate
+    assert not {"requests", "urllib3", "filelock", "flowplan.flowservice.client"} & validate
+    version = imported_after(["--version"], path.parent)
+    assert not {m for m in version if m.startswith("flowplan.cli.") and m != "flowplan.cli.common"}
