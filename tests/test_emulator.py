@@ -159,7 +159,8 @@ def test_paging_newest_first_with_token_only_next(emulator: Emulator) -> None:
             break
         path, _, token = href.partition("?")
         assert path == "/connections"
-        assert token.startswith("continuationToken=") and "&" not in token  # only the token
+        assert token.startswith("continuationToken=")
+        assert "&" not in token  # only the token
         response = requests.get(emulator.flow_url + href, headers=H, params=query, timeout=10)
     assert seen == list(reversed(ids))
 
