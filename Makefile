@@ -34,7 +34,8 @@ test: lint
 
 # The reliability and trust suites with their soak variants; the figures they measure are
 # written into tests/RELIABILITY.md (between its figures markers).
-SOAK_TESTS := tests/test_reliability.py tests/test_trust_kill.py tests/test_signals.py
+SOAK_TESTS := tests/test_reliability.py tests/test_trust_kill.py tests/test_trust_pipeline.py \
+  tests/test_signals.py
 soak: $(STAMP)
 	rm -f .reliability-stats.jsonl .reliability-junit.xml
 	FLOWPLAN_RELIABILITY_STATS=$(CURDIR)/.reliability-stats.jsonl $(BIN)/pytest -q -m "soak or not soak" --junitxml=.reliability-junit.xml $(SOAK_TESTS)
