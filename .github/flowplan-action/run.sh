@@ -6,21 +6,27 @@
 # `inputs` context as JSON, read with FLOWPLAN_PYTHON). Nothing is ever evaluated as shell, and
 # the script fails closed: an input name it does not know, a command other than
 # validate/plan/apply, or a value that could not be passed on safely (a control character, an
-# option where a path belongs, a quote in `args`) stops it before flowplan runs. With
-# FLOWPLAN_CHECK_ONLY=true it only checks.
+# option where a path belongs, a quote in `args`, an extra flowplan does not have, an
+# environment name that is not one) stops it before flowplan runs. With FLOWPLAN_CHECK_ONLY=true
+# it only checks; with FLOWPLAN_INSTALL=true it checks, then installs flowplan (FLOWPLAN_SOURCE,
+# with the `extras` input) into the virtual environment FLOWPLAN_VENV, with FLOWPLAN_PYTHON.
 #
 # validate: flowplan validate -f MANIFEST (offline; errors become ::error annotations).
 # plan:  flowplan plan --detailed-exitcode --out PLAN; exit 2 means "changes" (a success):
 #        has-changes=true, and the step exits 0. The markdown plan goes to $GITHUB_STEP_SUMMARY
 #        and to a file for a pull-request comment, whose first line is a marker naming the
-#        manifest (<!-- flowplan:plan:PATH -->), so each manifest keeps its own comment. When the
+#        manifest and environment (<!-- flowplan:plan:PATH --> or <!-- flowplan:plan:PATH#ENV -->),
+#        so each manifest (and each of its environments) keeps its own comment. When the
 #        plan fails, that file holds flowplan's error text (its stderr, which flowplan scrubs of
 #        every secret it resolved) instead.
 # apply: flowplan apply PLAN (a saved plan) or flowplan apply -f MANIFEST --auto-approve; what
 #        it printed goes to $GITHUB_STEP_SUMMARY.
+# The `env` input adds --env NAME to plan and apply (validate checks every environment).
 set -uo pipefail
 
-KNOWN_INPUTS=" command manifest working-directory args plan-file python-version "
+KNOWN_INPUTS=" command manifest working-directory args plan-file python-version extras env "
+# flowplan's optional extras (pyproject.toml; tests/test_gitops.py keeps the two in step)
+KNOWN_EXTRAS=" emulator postgres s3 aws vault "
 MAX_TEXT=60000 # bytes of flowplan output quoted in a comment or summary (GitHub: 65,536 chars)
 
 output=${GITHUB_OUTPUT:-/dev/null}
@@ -93,6 +99,43 @@ print("\n".join(name.replace("\n", " ") for name in inputs))
   fi
   extra=()
   read -r -d '' -a extra <<< "$args" || true
+  check_extras
+  check_env
+}
+
+check_extras() { # "s3,aws": names from KNOWN_EXTRAS, comma-separated, nothing else
+  extras=${FLOWPLAN_EXTRAS:-}
+  [ -z "$extras" ] && return 0
+  if ! [[ $extras =~ ^[a-z0-9]+(,[a-z0-9]+)*$ ]]; then
+    fail "input extras is a comma-separated list such as s3,aws (no spaces): ${extras@Q}"
+  fi
+  local name
+  for name in ${extras//,/ }; do
+    if [[ $KNOWN_EXTRAS != *" $name "* ]]; then
+      fail "flowplan has no extra ${name@Q}; the extras are:${KNOWN_EXTRAS% }"
+    fi
+  done
+}
+
+check_env() { # a name of the manifest's environments:, passed on as --env NAME
+  env_name=${FLOWPLAN_ENV_INPUT:-}
+  [ -z "$env_name" ] && return 0
+  if ! [[ $env_name =~ ^[a-z0-9][a-z0-9_-]{0,62}$ ]]; then
+    fail "input env must be an environment name (^[a-z0-9][a-z0-9_-]{0,62}\$): ${env_name@Q}"
+  fi
+  if [ "$command" = validate ]; then
+    fail "input env is for plan and apply; validate checks every environment"
+  fi
+  extra=(--env "$env_name" "${extra[@]}")
+}
+
+install_flowplan() {
+  local source=${FLOWPLAN_SOURCE:-${GITHUB_ACTION_PATH:-.}}
+  local venv=${FLOWPLAN_VENV:-${RUNNER_TEMP:-/tmp}/flowplan-venv}
+  if [ -n "$extras" ]; then source="$source[$extras]"; fi
+  "${FLOWPLAN_PYTHON:-python3}" -m venv --clear "$venv" || fail "cannot create $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$source" ||
+    fail "cannot install flowplan (${source@Q})"
 }
 
 # Where this manifest's comment is: its path from the repository root, in characters that can
@@ -104,6 +147,7 @@ comment_label() {
   fi
   while [[ $path == ./* ]]; do path=${path#./}; done
   printf '%s' "${path//[^A-Za-z0-9._\/-]/_}"
+  if [ -n "$env_name" ]; then printf '#%s' "$env_name"; fi
 }
 
 # The last MAX_TEXT bytes of a file, without the lines that are workflow commands (::error …
@@ -135,6 +179,10 @@ comment_file() {
 
 check_inputs
 if [ "${FLOWPLAN_CHECK_ONLY:-}" = true ]; then
+  exit 0
+fi
+if [ "${FLOWPLAN_INSTALL:-}" = true ]; then
+  install_flowplan
   exit 0
 fi
 flowplan=${FLOWPLAN_BIN:-flowplan}
