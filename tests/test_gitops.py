@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ORG, ROOT, hubspot_manifest, hubspot_params, run
+from servers import s3_env, s3_server  # noqa: F401 (fixtures)
 
 from flowplan.emulator import Emulator
 
@@ -205,6 +206,23 @@ def test_action_comment_fits_one_github_comment_with_its_marker(tmp_path: Path) 
         ),
         ({"FLOWPLAN_INPUTS": '{"command":"plan","Args ":""}'}, "unknown input 'Args '"),
         ({"FLOWPLAN_INPUTS": '["command"]'}, "cannot read the action's inputs (FLOWPLAN_INPUTS is"),
+        ({"FLOWPLAN_EXTRAS": "s3, aws"}, "input extras is a comma-separated list such as s3,aws"),
+        ({"FLOWPLAN_EXTRAS": "s3]; x"}, "input extras is a comma-separated list such as s3,aws"),
+        ({"FLOWPLAN_EXTRAS": "s3,"}, "input extras is a comma-separated list such as s3,aws"),
+        (
+            {"FLOWPLAN_EXTRAS": "s3,boto3"},
+            "flowplan has no extra 'boto3'; the extras are: emulator",
+        ),
+        ({"FLOWPLAN_EXTRAS": "dev"}, "flowplan has no extra 'dev'"),  # not the tools' extras
+        ({"FLOWPLAN_ENV_INPUT": "Prod"}, "input env must be an environment name"),
+        ({"FLOWPLAN_ENV_INPUT": "-x"}, "input env must be an environment name"),
+        ({"FLOWPLAN_ENV_INPUT": "dev\n"}, "input env must be an environment name"),
+        ({"FLOWPLAN_ENV_INPUT": "d" * 64}, "input env must be an environment name"),
+        ({"FLOWPLAN_ENV_INPUT": "dev --state x"}, "input env must be an environment name"),
+        (
+            {"FLOWPLAN_COMMAND": "validate", "FLOWPLAN_ENV_INPUT": "dev"},
+            "input env is for plan and apply; validate checks every environment",
+        ),
         (
             {"FLOWPLAN_INPUTS": '{"manifest": "a"}'},
             "cannot read the action's inputs (FLOWPLAN_INPUTS has",
@@ -242,6 +260,101 @@ def test_action_accepts_every_input_it_declares(tmp_path: Path) -> None:
     assert "--target a --target b" in (tmp_path / "calls").read_text()  # every line of args
 
 
+def test_action_passes_the_environment_and_names_it_in_the_marker(tmp_path: Path) -> None:
+    stub = fake_flowplan(tmp_path, 2)
+    code, outputs, _ = run_action(
+        tmp_path, "plan", stub, FLOWPLAN_ENV_INPUT="d" * 63, FLOWPLAN_ARGS="--target a"
+    )
+    assert code == 0
+    marker = f"<!-- flowplan:plan:flowplan.yaml#{'d' * 63} -->"
+    assert outputs["comment-marker"] == marker
+    assert Path(outputs["markdown-file"]).read_text().startswith(marker + "\n")
+    calls = (tmp_path / "calls").read_text().splitlines()
+    plan = f"plan -f flowplan.yaml --detailed-exitcode --out {tmp_path}/flowplan.plan"
+    assert calls[0] == f"{plan} --env {'d' * 63} --target a"
+    stub = fake_flowplan(tmp_path, 0)
+    assert run_action(tmp_path, "apply", stub, FLOWPLAN_ENV_INPUT="prod")[0] == 0
+    assert (
+        run_action(tmp_path, "apply", stub, FLOWPLAN_ENV_INPUT="prod", FLOWPLAN_PLAN_FILE="p")[0]
+        == 0
+    )
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[-2:] == ["apply -f flowplan.yaml --auto-approve --env prod", "apply p --env prod"]
+
+
+def fake_python(folder: Path) -> Path:
+    """A python whose `-m venv --clear DIR` makes a venv whose python records its arguments;
+    anything else goes to the real Python (the script reads its inputs' JSON with it)."""
+    recorder = folder / "recorder"
+    recorder.write_text(f'#!/usr/bin/env bash\necho "$*" >> "{folder}/pip-calls"\n')
+    recorder.chmod(0o755)
+    python = folder / "python-stub"
+    python.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [ "$1 $2 $3" = "-m venv --clear" ]; then\n'
+        f'  mkdir -p "$4/bin" && cp "{recorder}" "$4/bin/python"; exit 0\n'
+        "fi\n"
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    python.chmod(0o755)
+    return python
+
+
+@pytest.mark.parametrize(
+    ("extras", "spec"),
+    [("", "/action"), ("s3", "/action[s3]"), ("s3,aws,vault", "/action[s3,aws,vault]")],
+)
+def test_action_installs_flowplan_with_the_extras_asked_for(
+    tmp_path: Path, extras: str, spec: str
+) -> None:
+    stub = fake_flowplan(tmp_path, 0)
+    inputs = json.dumps({"command": "plan", "extras": extras})
+    code, _, _, log = run_action_full(
+        tmp_path,
+        "plan",
+        stub,
+        FLOWPLAN_INSTALL="true",
+        FLOWPLAN_INPUTS=inputs,
+        FLOWPLAN_PYTHON=str(fake_python(tmp_path)),
+        FLOWPLAN_SOURCE="/action",
+        FLOWPLAN_VENV=str(tmp_path / "venv"),
+        FLOWPLAN_EXTRAS=extras,
+    )
+    assert (code, log) == (0, "")
+    pip = (tmp_path / "pip-calls").read_text()
+    assert pip == f"-m pip install --quiet --disable-pip-version-check {spec}\n"
+    assert not (tmp_path / "calls").exists()  # installed, not run
+
+
+def test_action_refuses_bad_extras_before_installing(tmp_path: Path) -> None:
+    stub = fake_flowplan(tmp_path, 0)
+    code, outputs, _, log = run_action_full(
+        tmp_path,
+        "plan",
+        stub,
+        FLOWPLAN_INSTALL="true",
+        FLOWPLAN_PYTHON=str(fake_python(tmp_path)),
+        FLOWPLAN_SOURCE="/action",
+        FLOWPLAN_VENV=str(tmp_path / "venv"),
+        FLOWPLAN_EXTRAS="s3,git+https://example.invalid/x",
+    )
+    assert (code, outputs) == (1, {"exit-code": "1"})
+    assert "input extras is a comma-separated list" in log
+    assert not (tmp_path / "venv").exists()
+    assert not (tmp_path / "pip-calls").exists()
+
+
+def test_action_knows_the_extras_flowplan_has() -> None:
+    """run.sh's list of extras is pyproject.toml's, less the ones for flowplan's own tests."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    line = next(x for x in SCRIPT.read_text().splitlines() if x.startswith("KNOWN_EXTRAS="))
+    assert set(line.split('"')[1].split()) == set(extras) - {"test", "dev"}
+
+
 def test_action_with_the_real_cli(emulator: Emulator, tmp_path: Path) -> None:
     (tmp_path / "flowplan.yaml").write_text(hubspot_manifest("Alpha"))
     bin_dir = Path(sys.executable).parent
@@ -276,6 +389,144 @@ def test_action_with_the_real_cli(emulator: Emulator, tmp_path: Path) -> None:
     assert "HS_REFRESH_TOKEN is not set" in markdown
     for text in (markdown, summary):
         assert "-value" not in text  # no secret, in the comment or anywhere
+
+
+EXAMPLES = ROOT / "examples" / "github"
+SECRETS = {
+    "HS_CLIENT_SECRET": "client-secret-value",
+    "HS_ACCESS_TOKEN": "access-token-value",
+    "HS_REFRESH_TOKEN": "refresh-token-value",
+}
+
+
+def workflow(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
+    return loaded
+
+
+def check_step(name: str, job: str) -> dict[str, Any]:
+    """The step that checks what a downloaded plan is for, before the apply job applies it."""
+    steps = workflow(name)["jobs"][job]["steps"]
+    found: dict[str, Any] = next(s for s in steps if s.get("name") == "Check what the plan is for")
+    return found
+
+
+def run_check(folder: Path, plan: Path, manifest: str, environment: str) -> tuple[int, str]:
+    """The check step's script as the runner runs it (bash -e), with its env."""
+    script = check_step("apply-on-merge.yml", "apply")["run"]
+    env = {**os.environ, "PLAN": str(plan), "MANIFEST": manifest, "ENVIRONMENT": environment}
+    result = subprocess.run(
+        ["bash", "-e", "-c", script],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_the_check_step_is_the_same_wherever_a_plan_is_applied() -> None:
+    script = check_step("apply-on-merge.yml", "apply")["run"]
+    for job in ("apply-dev", "apply-stage", "apply-prod"):
+        step = check_step("promotion.yml", job)
+        assert step["run"] == script
+        assert step["env"]["ENVIRONMENT"] == job.removeprefix("apply-")
+
+
+def test_shared_state_pr_plan_is_applied_on_merge_and_refused_once_stale(
+    emulator: Emulator,
+    s3_env: dict[str, str],  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    """Issue #15 through the action's script and the workflows' own values: the pull request's
+    runner plans against the S3 state and saves the plan; the merge's runner (another folder,
+    no file in common but the plan) checks it and applies it; a plan made before another apply
+    is refused; a plan made against a state file is refused by the check step."""
+    state = workflow("apply-on-merge.yml")["env"]["FLOWPLAN_STATE"]
+    assert state.startswith("s3://your-org-flowplan/")
+    state = state.replace("your-org-flowplan", s3_env["S3_BUCKET"])
+    pr, merge = tmp_path / "pr", tmp_path / "merge"
+    for folder in (pr, merge):
+        folder.mkdir()
+        (folder / "flowplan.yaml").write_text(hubspot_manifest("Alpha"))
+    flowplan = Path(sys.executable).parent / "flowplan"
+    extra = {
+        **s3_env,
+        **SECRETS,
+        "FLOWPLAN_STATE": state,
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "AEP_ACCESS_TOKEN": "t",
+        "AEP_API_KEY": "k",
+        "AEP_ORG_ID": ORG,
+        "HS_CLIENT_ID": "c",
+        "FLOWPLAN_EXTRAS": "s3",
+    }
+    texts = []
+
+    def plan(name: str, **more: str) -> Path:
+        saved = pr / name
+        code, outputs, summary = run_action(
+            pr, "plan", flowplan, **{**extra, "FLOWPLAN_PLAN_FILE": str(saved), **more}
+        )
+        assert (code, outputs["has-changes"]) == (0, "true"), summary
+        texts.extend([summary, saved.read_text()])
+        return saved
+
+    def apply(saved: Path | None) -> tuple[int, str]:
+        more = {"FLOWPLAN_PLAN_FILE": str(saved)} if saved else {}
+        code, _, summary = run_action(merge, "apply", flowplan, **extra, **more)
+        texts.append(summary)
+        return code, summary
+
+    # The PR's plan, downloaded on the merge's runner, checked, applied.
+    downloaded = merge / "download" / "flowplan.plan"
+    downloaded.parent.mkdir()
+    downloaded.write_bytes(plan("flowplan.plan").read_bytes())
+    assert run_check(merge, downloaded, "flowplan.yaml", "") == (0, "")
+    code, summary = apply(downloaded)
+    assert code == 0, summary
+    assert "Apply complete: 1 created" in summary
+    assert [c["name"] for c in emulator.connections(ORG, "prod")] == ["Alpha"]
+    # The PR runner sees what the merge runner applied: the state is shared.
+    code, outputs, _ = run_action(pr, "plan", flowplan, **extra)
+    assert (code, outputs["has-changes"]) == (0, "false")
+
+    # A rename planned on the PR; meanwhile another run applies it; the reviewed plan is stale.
+    for folder in (pr, merge):
+        (folder / "flowplan.yaml").write_text(hubspot_manifest("Alpha").replace("Alpha", "Beta"))
+    stale = plan("stale.plan")
+    assert apply(None)[0] == 0
+    code, summary = apply(stale)
+    assert code == 1
+    assert "the state changed since the plan was made" in summary
+
+    # A plan made against a state file on the runner's disk never reaches the apply step.
+    local = plan("local.plan", FLOWPLAN_STATE="")
+    code, log = run_check(merge, local, "flowplan.yaml", "")
+    assert code == 1
+    assert not json.loads(local.read_text())["state"]["location"].startswith("s3://")
+    assert log.startswith("::error title=flowplan::the plan is for ")
+    # Nor a destroy plan (`flowplan destroy` is for a person at a terminal), nor a plan for
+    # another manifest or environment.
+    destroy = plan("destroy.plan", FLOWPLAN_ARGS="--destroy")
+    assert json.loads(destroy.read_text())["destroy"] is True
+    assert run_check(merge, destroy, "flowplan.yaml", "")[0] == 1
+    assert run_check(merge, downloaded, "other.yaml", "")[0] == 1
+    assert run_check(merge, downloaded, "flowplan.yaml", "prod")[0] == 1
+
+    import boto3  # type: ignore[import-untyped]
+
+    s3 = boto3.session.Session().client("s3")
+    for item in s3.list_objects_v2(Bucket=s3_env["S3_BUCKET"])["Contents"]:
+        texts.append(
+            s3.get_object(Bucket=s3_env["S3_BUCKET"], Key=item["Key"])["Body"].read().decode()
+        )
+    assert len(texts) > 8
+    for text in texts:
+        for secret in SECRETS.values():
+            assert secret not in text  # not in a summary, a saved plan or the shared state
 
 
 @pytest.fixture
