@@ -117,7 +117,12 @@ def imported_after(args: list[str], cwd: Path) -> set[str]:
         capture_output=True,
         text=True,
         check=True,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "NO_COLOR": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
     )
     return set(json.loads(out.stdout.splitlines()[-1]))
 
