@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from flowplan.cli.signals import interruptible
-from flowplan.engine.applier import Applier, new_counts
+from flowplan.engine.applier import Applier, new_counts, stale_records
 from flowplan.engine.changes import Plan
 from flowplan.engine.guards import check_mass_delete
 from flowplan.engine.prepare import Planned, make_plan
@@ -117,7 +117,7 @@ class Context:
                 printer.plan(plan)
                 if plan.has_changes and not _approved(auto_approve, printer.prompt(plan)):
                     return 1
-            if not plan.has_changes:
+            if not plan.has_changes and not stale_records(plan.changes, state.get):
                 printer.done(new_counts())
                 if not state.exists:
                     self.store.save(state)
@@ -129,7 +129,7 @@ class Context:
                     applier = Applier(
                         client, writer, kinds, planned.desired, printer.event, stop.event
                     )
-                    result = applier.run(plan.actionable, parallelism)
+                    result = applier.run(plan.changes, parallelism)
                 finally:
                     writer.close()
         printer.done(result.counts)

@@ -45,6 +45,22 @@ VERBS = {
 }
 
 
+def stale_records(
+    changes: Sequence[Change], recorded: Callable[[Address], StateEntry | None]
+) -> list[Change]:
+    """Unchanged resources whose state entry holds an older etag: the remote already matches
+    the manifest (an apply killed after its PATCH, or the same edit made by hand), so only the
+    state is brought up to date, without a request; otherwise every later If-Match would fail."""
+    stale = []
+    for change in changes:
+        if change.action is not Action.NOOP or change.id is None or change.etag is None:
+            continue
+        entry = recorded(change.address)
+        if entry is not None and (entry.id, entry.etag) != (change.id, change.etag):
+            stale.append(change)
+    return stale
+
+
 def new_counts() -> dict[str, int]:
     return dict.fromkeys(VERBS.values(), 0)
 
@@ -82,6 +98,8 @@ class Applier:
     def run(self, changes: Sequence[Change], parallelism: int) -> ApplyResult:
         self._changes = {c.address: c for c in changes}
         self._move(changes)
+        for change in stale_records(changes, self.writer.entry):
+            self._record(change, str(change.id), str(change.etag))
         graph = build_graph(changes, lambda kind: self.kinds[kind].create_before_destroy)
         outcome = run_graph(graph, self._step, parallelism, self.stopping)
         self._report(outcome)
