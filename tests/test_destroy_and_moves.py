@@ -164,3 +164,18 @@ def test_state_mv(emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[
     code, counts, _ = summary(capsys, path)
     assert code == 0
     assert counts["create"] == counts["delete"] == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_a_saved_plan_is_refused_against_another_state_location(
+    write: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(hubspot_manifest("Alpha"))
+    planfile = tmp_path / "p.plan"
+    assert run(capsys, "plan", "-f", str(path), "--out", str(planfile))[0] == 0
+    other = tmp_path / "elsewhere.state.json"
+    code, _, err = run(capsys, "apply", str(planfile), "--state", str(other))
+    assert code == 1
+    assert "the plan was made against the state at" in err
+    assert not other.exists()
+    assert run(capsys, "apply", str(planfile))[0] == 0

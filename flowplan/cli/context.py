@@ -16,7 +16,7 @@ from flowplan.engine.changes import Plan
 from flowplan.engine.guards import check_mass_delete
 from flowplan.engine.prepare import Planned, make_plan
 from flowplan.engine.saved_plans import check_against_fresh, check_saved_plan
-from flowplan.errors import ApplyError
+from flowplan.errors import ApplyError, StalePlanError
 from flowplan.flowservice.client import FlowServiceClient
 from flowplan.flowservice.settings import Settings
 from flowplan.manifest import loader as manifest_module
@@ -102,6 +102,12 @@ class Context:
             state = self.load_state()
             if saved is not None:
                 check_saved_plan(saved, self.manifest, state)
+                where = self.store.describe()
+                if saved.state_location and saved.state_location != where:
+                    raise StalePlanError(
+                        f"the plan was made against the state at {saved.state_location}, not "
+                        f"{where}; apply it with that state, or make the plan again"
+                    )
                 if not state.exists and saved.fingerprint_key:
                     state.fingerprint_key = saved.fingerprint_key
                     state.lineage = saved.state_lineage
