@@ -12,7 +12,7 @@ from flowplan.flowservice import dates
 from flowplan.flowservice.answers import Where
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, Kind, KindContext
-from flowplan.model import Address, Attrs, Desired
+from flowplan.model import Address, Attrs, Desired, Remote
 
 if TYPE_CHECKING:
     from flowplan.model.changes import Change
@@ -122,6 +122,25 @@ def answer_object(parent: Mapping[str, Any], key: str, noun: str) -> dict[str, A
     if not isinstance(value, dict):
         raise ANSWER.error(f"`{key}` of a {noun} in the answer is not an object")
     return dict(value)
+
+
+def remote_of(
+    item: Mapping[str, Any], etag: str | None, attributes: Attrs, noun: str, **extra: Any
+) -> Remote:
+    """An API item as a Remote: its id, its etag (in the item, or the answer's header), its
+    compared `attributes`, and who last changed it and when."""
+    resource_id = item.get("id")
+    if not isinstance(resource_id, str) or not resource_id:
+        raise malformed(noun, KeyError("id"))
+    return Remote(
+        id=resource_id,
+        etag=str(item.get("etag") or etag or ""),
+        attributes=attributes,
+        updated_by=str(item.get("updatedBy") or ""),
+        updated_at=epoch_ms(item.get("updatedAt"), f"updatedAt of {noun} {resource_id}"),
+        updated_client=str(item.get("updatedClient") or ""),
+        extra=extra,
+    )
 
 
 def malformed(noun: str, exc: Exception) -> ApiError:

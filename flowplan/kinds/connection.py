@@ -17,7 +17,7 @@ from flowplan.errors import PlanError, ReferenceResolutionError
 from flowplan.flowservice.catalog import type_for_spec
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, Kind, KindContext
-from flowplan.kinds.common import answer_object, epoch_ms, malformed
+from flowplan.kinds.common import answer_object, remote_of
 from flowplan.model import Address, Attrs, Desired, DesiredConnection, Remote, SecretValue
 from flowplan.references.resolver import Template
 
@@ -101,9 +101,6 @@ class ConnectionKind(Kind):
     # --- reading the remote -------------------------------------------------------------------
 
     def parse_remote(self, item: Mapping[str, Any], etag: str | None) -> Remote:
-        conn_id = item.get("id")
-        if not isinstance(conn_id, str) or not conn_id:
-            raise malformed("connection", KeyError("id"))
         auth = answer_object(item, "auth", "connection")
         spec = answer_object(item, "connectionSpec", "connection")
         params = answer_object(auth, "params", "connection")
@@ -113,22 +110,15 @@ class ConnectionKind(Kind):
             secret = self.catalog.secret_params(spec_id, auth_spec_name)
             params = {k: v for k, v in params.items() if k not in secret}
         description = item.get("description")
-        return Remote(
-            id=conn_id,
-            etag=str(item.get("etag") or etag or ""),
-            attributes=attributes(
-                spec_id,
-                str(spec.get("version") or "1.0"),
-                str(item.get("name", "")),
-                None if description is None else str(description),
-                auth_spec_name,
-                params,
-            ),
-            updated_by=str(item.get("updatedBy", "")),
-            updated_at=epoch_ms(item.get("updatedAt"), f"updatedAt of connection {conn_id}"),
-            updated_client=str(item.get("updatedClient", "")),
-            extra={"state": str(item.get("state", ""))},
+        attrs = attributes(
+            spec_id,
+            str(spec.get("version") or "1.0"),
+            str(item.get("name", "")),
+            None if description is None else str(description),
+            auth_spec_name,
+            params,
         )
+        return remote_of(item, etag, attrs, self.noun, state=str(item.get("state", "")))
 
     def spec_id(self, attributes: Attrs) -> str:
         return str(attributes["connectionSpec"]["id"])

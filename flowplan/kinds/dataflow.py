@@ -22,12 +22,12 @@ from flowplan.kinds.base import IdOf, KindContext
 from flowplan.kinds.common import (
     UNKNOWN,
     PipelineKind,
-    epoch_ms,
     item_text,
     malformed,
     name_description_ops,
     optional_text,
     reference,
+    remote_of,
 )
 from flowplan.model import Address, Attrs, Desired, Remote
 
@@ -98,10 +98,10 @@ class DataflowKind(PipelineKind):
         try:
             spec = item.get("flowSpec") or {}
             schedule = item.get("scheduleParams") or {}
-            return Remote(
-                id=str(item["id"]),
-                etag=str(item.get("etag") or etag or ""),
-                attributes={
+            return remote_of(
+                item,
+                etag,
+                {
                     "name": item_text(item, "name"),
                     "description": optional_text(item, "description"),
                     "flowSpec": {
@@ -116,9 +116,7 @@ class DataflowKind(PipelineKind):
                     "scheduleParams": _read_schedule(schedule),
                     "enabled": str(item.get("state", "enabled")).lower() != "disabled",
                 },
-                updated_by=str(item.get("updatedBy", "")),
-                updated_at=epoch_ms(item.get("updatedAt")),
-                updated_client=str(item.get("updatedClient", "")),
+                self.noun,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise malformed("dataflow", exc) from None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowplan.errors import ApiError
 from flowplan.kinds.base import IdOf, KindContext
-from flowplan.kinds.common import PipelineKind, epoch_ms, malformed
+from flowplan.kinds.common import PipelineKind, malformed, remote_of
 from flowplan.model import Address, Attrs, Desired, Remote
 
 if TYPE_CHECKING:
@@ -85,16 +85,15 @@ class MappingKind(PipelineKind):
                 }
                 for m in item.get("mappings") or []
             ]
-            return Remote(
-                id=str(item["id"]),
-                etag=str(item["version"]),
-                attributes={
+            return remote_of(
+                item,
+                str(item["version"]),
+                {
                     "xdmSchema": item.get("xdmSchema"),
                     "xdmVersion": str(item.get("xdmVersion", "1.0")),
                     "mappings": mappings,
                 },
-                updated_by=str(item.get("updatedBy", "")),
-                updated_at=epoch_ms(item.get("updatedAt")),
+                self.noun,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise malformed("mapping set", exc) from None

@@ -18,11 +18,11 @@ from flowplan.kinds.base import IdOf, KindContext
 from flowplan.kinds.common import (
     UNKNOWN,
     PipelineKind,
-    epoch_ms,
     item_text,
     malformed,
     optional_text,
     reference,
+    remote_of,
 )
 from flowplan.model import Address, Attrs, Desired, Remote
 
@@ -78,10 +78,10 @@ class SourceKind(PipelineKind):
         try:
             spec = item.get("connectionSpec") or {}
             data = item.get("data") or {}
-            return Remote(
-                id=str(item["id"]),
-                etag=str(item.get("etag") or etag or ""),
-                attributes={
+            return remote_of(
+                item,
+                etag,
+                {
                     "name": item_text(item, "name"),
                     "description": optional_text(item, "description"),
                     "baseConnectionId": item_text(item, "baseConnectionId"),
@@ -92,9 +92,7 @@ class SourceKind(PipelineKind):
                     "data": {"format": data.get("format")},
                     "params": dict(sorted((item.get("params") or {}).items())),
                 },
-                updated_by=str(item.get("updatedBy", "")),
-                updated_at=epoch_ms(item.get("updatedAt")),
-                updated_client=str(item.get("updatedClient", "")),
+                self.noun,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise malformed("source connection", exc) from None

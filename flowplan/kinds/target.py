@@ -13,7 +13,13 @@ from typing import Any
 
 from flowplan.flowservice.client import is_plain_filter_value
 from flowplan.kinds.base import IdOf, KindContext
-from flowplan.kinds.common import PipelineKind, epoch_ms, item_text, malformed, optional_text
+from flowplan.kinds.common import (
+    PipelineKind,
+    item_text,
+    malformed,
+    optional_text,
+    remote_of,
+)
 from flowplan.model import Address, Attrs, Desired, Remote
 
 DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -55,10 +61,10 @@ class TargetKind(PipelineKind):
             schema = (item.get("data") or {}).get("schema") or {}
             spec = item.get("connectionSpec") or {}
             params = item.get("params") or {}
-            return Remote(
-                id=str(item["id"]),
-                etag=str(item.get("etag") or etag or ""),
-                attributes={
+            return remote_of(
+                item,
+                etag,
+                {
                     "name": item_text(item, "name"),
                     "description": optional_text(item, "description"),
                     "data": {"schema": {"id": schema.get("id"), "version": schema.get("version")}},
@@ -68,9 +74,7 @@ class TargetKind(PipelineKind):
                         "version": str(spec.get("version", "1.0")),
                     },
                 },
-                updated_by=str(item.get("updatedBy", "")),
-                updated_at=epoch_ms(item.get("updatedAt")),
-                updated_client=str(item.get("updatedClient", "")),
+                self.noun,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise malformed("target connection", exc) from None
