@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flowplan"
 
 # Lowest first. A module may import from its own layer and the ones before it.
 LAYERS = [
-    {"flowplan", "errors", "redact"},
+    {"flowplan", "errors", "redact", "loopback"},
     {"references"},
     {"model"},
     {"flowservice"},

@@ -54,7 +54,7 @@ def emulator(
         raise EmulatorError(
             f"the emulator needs {exc.name}: pip install 'flowplan[emulator]'"
         ) from None
-    from flowplan.flowservice.settings import is_loopback
+    from flowplan.loopback import is_loopback
 
     if not is_loopback(host):
         click.echo(f"Warning: listening on {host}, beyond this machine.", err=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flowplan import redact
 from flowplan.errors import ConfigError
+from flowplan.loopback import is_loopback
 
 DEFAULT_ENDPOINT = "https://platform.adobe.io/data/foundation/flowservice"
 DEFAULT_IMS_ENDPOINT = "https://ims-na1.adobelogin.com/ims/token/v3"
@@ -123,15 +123,6 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
     return value
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_endpoint(name: str, url: str) -> None:

@@ -6,12 +6,11 @@ The token is sent to VAULT_ADDR, so an `http://` address is refused unless it is
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
+from flowplan.loopback import is_safe_url
 from flowplan.references.stores import StoreError, missing_extra
 from flowplan.references.template import Ref
 
@@ -29,7 +28,7 @@ class VaultDriver:
         self._problem: str | None = None
         if not addr:
             self._problem = "VAULT_ADDR is not set"
-        elif not _safe_address(addr):
+        elif not is_safe_url(addr):
             self._problem = (
                 f"VAULT_ADDR {addr} is plain http on a non-loopback address; use https "
                 "(the token would travel in clear)"
@@ -70,18 +69,3 @@ class VaultDriver:
             raise StoreError(f"the secret has no key {key!r}")
         value = data[key]
         return value if isinstance(value, str) else json.dumps(value)
-
-
-def _safe_address(addr: str) -> bool:
-    parts = urlsplit(addr)
-    if parts.scheme == "https":
-        return True
-    if parts.scheme != "http":
-        return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
