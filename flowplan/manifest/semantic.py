@@ -14,7 +14,7 @@ from flowplan.errors import Diagnostic
 from flowplan.flowservice.catalog import BUILTIN_TYPES, ConnectionType, type_for_spec
 from flowplan.manifest import secret_use
 from flowplan.manifest import yaml_loader as yamlload
-from flowplan.manifest.environments import ExpansionError, Variables
+from flowplan.manifest.environments import Expanded, ExpansionError, Variables
 from flowplan.manifest.schema_check import dotted, unknown_field
 from flowplan.model import DesiredConnection, ParamValue, SpecRef
 from flowplan.references import template as refs
@@ -29,6 +29,9 @@ class SemanticChecker:
         self.diagnostics: list[Diagnostic] = list(variables.diagnostics)
         self.uses: list[secret_use.Use] = []
         self._vars_used: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        # a value's expansion by its text: manifests repeat `${env:CLIENT_ID}` in every
+        # connection (a str's hash is cached, a Template's is not)
+        self._expanded: dict[str, Expanded] = {}
 
     def error(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         pos = self.doc.key_position(path) if key else self.doc.value_position(path)
@@ -74,11 +77,14 @@ class SemanticChecker:
         secret param's, a plain value's, or unknown until the spec is read)."""
         if not isinstance(raw, str):
             return None  # the schema reports the type
-        try:
-            expanded = self.variables.expand(refs.parse(raw))
-        except (refs.RefSyntaxError, ExpansionError) as exc:
-            self.error(path, f"{dotted(path)}: {exc}")
-            return None
+        expanded = self._expanded.get(raw)
+        if expanded is None:
+            try:
+                expanded = self.variables.expand(refs.parse(raw))
+            except (refs.RefSyntaxError, ExpansionError) as exc:
+                self.error(path, f"{dotted(path)}: {exc}")
+                return None
+            self._expanded[raw] = expanded
         self.uses.append(secret_use.Use(path, expanded.template, role, expanded.origins))
         self._vars_used[path] = expanded.vars_used
         return expanded.template

@@ -233,7 +233,8 @@ def _build(text: str, file: str) -> LoadedYaml:
         top.size += size
         if not top.is_map:
             if kind is not yaml.MappingEndEvent and kind is not yaml.SequenceEndEvent:
-                values[(*top.path, len(top.container))] = _position(event.start_mark)
+                mark = event.start_mark
+                values[(*top.path, len(top.container))] = (mark.line + 1, mark.column + 1)
             top.container.append(value)  # type: ignore[union-attr]  # a list: not is_map
             continue
         if top.key is _NO_KEY:
@@ -247,13 +248,15 @@ def _build(text: str, file: str) -> LoadedYaml:
             top.key = value
             top.merge = value == "<<" and kind is yaml.ScalarEvent and not event.style
             if not top.merge:
-                keys[(*top.path, value)] = _position(event.start_mark)
+                mark = event.start_mark
+                keys[(*top.path, value)] = (mark.line + 1, mark.column + 1)
             continue
         if top.merge:
             _merge(file, top.container, value, event)  # type: ignore[arg-type]
         else:
             if kind is not yaml.MappingEndEvent and kind is not yaml.SequenceEndEvent:
-                values[(*top.path, top.key)] = _position(event.start_mark)
+                mark = event.start_mark
+                values[(*top.path, top.key)] = (mark.line + 1, mark.column + 1)
             top.container[top.key] = value
         top.key = _NO_KEY
         top.merge = False
