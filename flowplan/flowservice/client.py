@@ -238,7 +238,9 @@ class FlowServiceClient:
         """One call with the four headers, the IMS token renewed once on 401, and the status
         checked against the documented ones."""
         base = self.settings.endpoint if service == "flow" else self.settings.conversion_endpoint
-        url = base + path + (f"?{urlencode(list(params))}" if params else "")
+        # `=` and `,` left as they are (`property=id==a,b`, as Adobe's docs write it): legal in
+        # a query, and 100 ids' worth of %2C cost ~2 ms of CPU per request in urllib3 (#18)
+        url = base + path + (f"?{urlencode(list(params), safe='=,')}" if params else "")
         for attempt in (1, 2):
             all_headers = {
                 "Authorization": f"Bearer {self._access_token(renew=attempt == 2)}",
