@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,16 @@ def writes(emu: Emulator, since: int) -> list[str]:
     return [f"{r.method} {r.status}" for r in emu.requests[since:] if r.method != "GET"]
 
 
+def wait_for_post(emu: Emulator, timeout: float = 30.0) -> bool:
+    """Block until the emulator has received a POST (the create under test)."""
+    deadline = time.monotonic() + timeout
+    while not any(r.method == "POST" for r in emu.requests):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 # --- re-creates look up by identity first ------------------------------------------------------
 
 
@@ -122,16 +133,18 @@ def test_a_create_that_lands_late_is_found_not_sent_again(
     landed: list[str] = []
 
     def commit_late() -> None:
-        landed.append(
-            emulator.seed(ORG, "prod", name="Alpha", params=manifest_params(), client=API_KEY)
-        )
+        if wait_for_post(emulator):
+            time.sleep(1.0)  # after the first lookup (0.5 s), before the second (2 s)
+            landed.append(
+                emulator.seed(ORG, "prod", name="Alpha", params=manifest_params(), client=API_KEY)
+            )
 
-    timer = threading.Timer(1.0, commit_late)
-    timer.start()
+    thread = threading.Thread(target=commit_late)
+    thread.start()
     try:
         code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
     finally:
-        timer.join()
+        thread.join()
     assert code == 0, err
     assert by_name(emulator) == {"Alpha": landed}
     assert recorded(path) == {"alpha": landed[0]}
@@ -226,3 +239,59 @@ def test_a_state_recording_one_id_under_two_keys_is_refused(
         assert "under both connection.alpha and connection.beta" in err
     assert writes(emulator, since) == []  # Alpha was not renamed Gamma through beta's entry
     assert sorted(by_name(emulator)) == ["Alpha", "Beta"]
+
+
+def test_two_connections_appearing_during_an_unknown_create_are_not_guessed_between(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The POST goes unanswered and two unmanaged connections with its identity appear: the
+    apply neither adopts one at random nor creates a third; it says how to choose."""
+    monkeypatch.setattr("flowplan.engine.applier.LOOKUP_DELAYS_S", (0.3,))
+    path = write(hubspot_manifest("Alpha"))
+    emulator.push_fault(Fault("drop", method="POST", path_contains="/connections"))
+
+    def two_appear_after_the_post() -> None:
+        if not wait_for_post(emulator):
+            return
+        for _ in range(2):
+            emulator.seed(ORG, "prod", name="Alpha", params=manifest_params(), client=API_KEY)
+
+    thread = threading.Thread(target=two_appear_after_the_post)
+    thread.start()
+    try:
+        code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    finally:
+        thread.join()
+    assert code == 1
+    assert "2 unmanaged connections have its identity; choose one with `flowplan import" in err
+    assert len(by_name(emulator)["Alpha"]) == 2
+    assert len([r for r in emulator.requests if r.method == "POST"]) == 1
+    assert not path.with_suffix(".state.json").exists()  # nothing was recorded
+
+
+def test_a_delete_of_a_connection_already_gone_forgets_it(
+    emulator: Emulator,
+    env: dict[str, str],
+    write: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Gone before the plan (planned as forget only), or gone between a saved plan and its
+    apply (the delete's recheck meets 404): either way the entry goes, and the plan is empty."""
+    path = write(hubspot_manifest("Alpha", "Beta", "Gamma"))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    ids = recorded(path)
+    someone = Caller(ORG, "prod", "someone-else")
+    emulator.store.delete(someone, ids["beta"])
+    path.write_text(hubspot_manifest("Alpha"))
+    planfile = tmp_path / "p.plan"
+    assert run(capsys, "plan", "-f", str(path), "--out", str(planfile))[0] == 0
+    emulator.store.delete(someone, ids["gamma"])
+    code, _, err = run(capsys, "apply", str(planfile))
+    assert code == 0, err
+    assert sorted(recorded(path)) == ["alpha"]
+    assert run(capsys, "plan", "-f", str(path), "--detailed-exitcode")[0] == 0
