@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, run
+from conftest import ORG, hubspot_manifest, hubspot_params, run
 
 from flowplan.emulator import Emulator, Fault
 from flowplan.kinds.connection import ConnectionKind
@@ -121,6 +121,21 @@ def test_a_saved_plan_refuses_a_secret_changed_since(
     assert "connection.alpha: a secret differs from the one the plan was made with" in err
     assert writes(emulator, since) == []
     assert SECRET not in err
+
+
+def test_a_saved_create_refused_once_the_connection_exists(
+    emulator: Emulator, env: dict[str, str], write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Someone made it meanwhile: now it would be adopted, and creating it would duplicate it."""
+    path = write(hubspot_manifest("Alpha"))
+    planfile = path.with_name("p.plan")
+    assert run(capsys, "plan", "-f", str(path), "--out", str(planfile))[0] == 0
+    emulator.seed(ORG, "prod", name="Alpha", params=hubspot_params("someone"))
+    code, _, err = run(capsys, "apply", str(planfile))
+    assert code == 1
+    assert "connection.alpha: the sandbox changed since the plan was made (planned: create, " in err
+    assert "now: adopt); run plan again" in err
+    assert writes(emulator) == []
 
 
 def test_a_missing_or_damaged_plan_file_is_named(
