@@ -9,6 +9,7 @@ skips every step that waits on it, directly or not.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -88,17 +89,17 @@ def run_graph(
     for step, deps in graph.items():
         for dep in deps:
             dependents.setdefault(dep, []).append(step)
-    ready = sorted(s for s, deps in waiting.items() if not deps)
+    ready = sorted(s for s, deps in waiting.items() if not deps)  # a heap: smallest first
     for step in ready:
         del waiting[step]
     running: dict[Future[bool], Step] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         while ready or running:
             while ready and len(running) < parallelism and not stopping.is_set():
-                step = ready.pop(0)
+                step = heapq.heappop(ready)  # not sort + pop(0): quadratic at 10,000 (#18)
                 running[pool.submit(work, step)] = step
             if stopping.is_set():
-                outcome.not_started += ready
+                outcome.not_started += sorted(ready)
                 ready = []
             if not running:
                 break
@@ -107,11 +108,11 @@ def run_graph(
                 step = running.pop(future)
                 if future.result():
                     outcome.done.append(step)
-                    ready += _released(step, waiting, dependents)
+                    for released in _released(step, waiting, dependents):
+                        heapq.heappush(ready, released)
                 else:
                     outcome.failed.append(step)
                     _skip(step, step, waiting, dependents, outcome)
-            ready.sort()
     outcome.not_started += sorted(waiting)
     return outcome
 
