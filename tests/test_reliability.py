@@ -439,6 +439,10 @@ HOSTILE = [
     b"}}}}\n",
     b"? - a\n  - b\n: c\n",
     b"version: 1\n" + b"connections: {}\n" * 2,
+    # keys that are not strings made the "did you mean" hint raise (found by make soak)
+    b"version: 1\nconnections:\n  a:\n    type: hubspot\n    ~: x\n",
+    b"version: 1\n~: 1\n",
+    b"version: 1\nconnections:\n  a:\n    type: hubspot\n    7: x\n    true: y\n",
 ]
 
 

@@ -137,7 +137,10 @@ def _yaml_type(value: Any) -> str:
 def unknown_field(what: str, name: str, allowed: Iterable[str]) -> str:
     """`unknown field 'descripton' (did you mean 'description'?)`, or the allowed names."""
     choices = list(allowed)
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.75)
+    # a YAML key may be null, a number or a boolean: nothing to suggest for those
+    close = (
+        difflib.get_close_matches(name, choices, n=1, cutoff=0.75) if isinstance(name, str) else []
+    )
     if close:
         return f"unknown {what} {name!r} (did you mean {close[0]!r}?)"
     return f"unknown {what} {name!r}; allowed: {', '.join(choices)}"
