@@ -120,6 +120,21 @@ def test_a_re_create_with_nothing_to_adopt_creates_once(
     assert recorded(path) == {"alpha": only}
 
 
+def test_a_re_create_whose_answer_is_lost_is_found_not_sent_again(
+    emulator: Emulator, env: dict[str, str], write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The re-create's POST commits and its answer is dropped (an unreadable 201)."""
+    path = write(hubspot_manifest("Alpha"))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    emulator.store.delete(Caller(ORG, "prod", "someone-else"), recorded(path)["alpha"])
+    emulator.push_fault(Fault("drop_after_write", method="POST", path_contains="/connections"))
+    code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    assert code == 0, err
+    ((only,),) = by_name(emulator).values()
+    assert recorded(path) == {"alpha": only}
+    assert len([r for r in emulator.requests if r.method == "POST"]) == 2  # first apply, re-create
+
+
 # --- an unknown POST outcome stays unknown until a lookup can be trusted ------------------------
 
 
