@@ -159,17 +159,23 @@ def _diff(d: Row) -> list[str]:
 
 
 def _growth_ok(by_n: dict[int, Row]) -> tuple[bool, str] | None:
-    """Linear in N: the cost of each further 1,000 connections does not grow with N."""
+    """Linear in N: each further 1,000 connections at the top of the range (the last two sizes)
+    cost at most 1.5 times what they cost on average over the whole range (start-up excluded;
+    the whole range rather than the first step, which is too short to measure on a busy
+    machine)."""
     ns = sorted(by_n)
     if len(ns) < 3:
         return None
-    first = (by_n[ns[1]]["plan"]["cpu_s"] - by_n[ns[0]]["plan"]["cpu_s"]) / (ns[1] - ns[0])
-    last = (by_n[ns[-1]]["plan"]["cpu_s"] - by_n[ns[-2]]["plan"]["cpu_s"]) / (ns[-1] - ns[-2])
+
+    def slope(a: int, b: int) -> float:
+        return (by_n[b]["plan"]["cpu_s"] - by_n[a]["plan"]["cpu_s"]) / (b - a) * 1000
+
+    whole, last = slope(ns[0], ns[-1]), slope(ns[-2], ns[-1])
     text = (
-        f"plan time linear in N: CPU per further 1,000 connections {first * 1000:.2f} s "
-        f"({ns[0]:,}→{ns[1]:,}) and {last * 1000:.2f} s ({ns[-2]:,}→{ns[-1]:,}), at most 1.5×"
+        f"plan time linear in N: CPU per further 1,000 connections {whole:.2f} s over "
+        f"{ns[0]:,}→{ns[-1]:,} and {last:.2f} s over {ns[-2]:,}→{ns[-1]:,} (at most 1.5×)"
     )
-    return last <= 1.5 * max(first, 1e-9), text
+    return last <= 1.5 * max(whole, 1e-9), text
 
 
 def targets(results: Row) -> list[str]:
