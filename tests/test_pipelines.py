@@ -359,3 +359,19 @@ def test_export_round_trip(
     assert actions(plan_json(capsys, path)) == {}
     for kind in ("flows", "sourceConnections", "targetConnections", "connections"):
         assert len(resources(emulator, kind)) == 1, kind
+
+
+def test_an_unanswered_mapping_set_create_says_it_may_leave_an_orphan(
+    emulator: Emulator, env: dict[str, str], write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mapping sets have no name, so an unanswered create cannot be looked up: another is
+    created, and the apply says the first may be an unused orphan."""
+    from flowplan.emulator import Fault
+
+    path = write(pipeline())
+    emulator.push_fault(Fault("drop_after_write", method="POST", path_contains="mappingSets"))
+    code, _, err = run(capsys, "apply", "-f", str(path), "--auto-approve")
+    assert code == 0, err
+    assert "mapping.map" in err
+    assert "unused orphan" in err
+    assert actions(plan_json(capsys, path)) == {}

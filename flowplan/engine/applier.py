@@ -216,6 +216,8 @@ class Applier:
             try:
                 resource_id, etag = kind.create(self.client, desired, self.id_of)
             except OutcomeUnknownError:
+                if kind.identity(desired.attributes) is None:
+                    self._orphan_warning(kind, change)
                 found = self._find_patiently(kind, desired)
                 if found is None:
                     continue  # nothing was created, even after waiting: safe to try again
@@ -226,6 +228,20 @@ class Applier:
         raise OutcomeUnknownError(
             f"{change.address}: the create got no answer {MAX_CREATE_ATTEMPTS} times and no "
             f"{kind.noun} with its identity has appeared; run apply again (it looks it up first)"
+        )
+
+    def _orphan_warning(self, kind: Kind, change: Change) -> None:
+        """A resource without a name (a mapping set) cannot be looked up after an unanswered
+        create: another is created, and the first, if it exists, is an unused orphan."""
+        self.on_event(
+            {
+                "type": "warning",
+                "address": str(change.address),
+                "key": change.key,
+                "message": f"the create got no answer and {kind.noun}s have no name to look "
+                f"it up by: another is created; if the first exists, it is an unused orphan "
+                "(harmless: nothing refers to it)",
+            }
         )
 
     def _find_patiently(self, kind: Kind, desired: Desired) -> Remote | None:

@@ -59,7 +59,7 @@ class EventPrinter:
             click.echo(render.render_text(plan, self.style), nl=False, color=self.color)
 
     def event(self, event: Event) -> None:
-        if self.progress is not None and "address" in event:
+        if self.progress is not None and "address" in event and event["type"] != "warning":
             self.progress.finished_one(str(event["address"]))
         if self.as_json:
             self._emit(event)
@@ -67,6 +67,10 @@ class EventPrinter:
         if event["type"] == "error":
             message = self.style(f"! {event['address']}: {redact.scrub(event['message'])}", "red")
             click.echo(message, err=True, color=self.color)
+            return
+        if event["type"] == "warning":
+            message = f"Warning: {event['address']}: {redact.scrub(event['message'])}"
+            click.echo(self.style(message, "yellow"), err=True, color=self.color)
             return
         if event["type"] == "skipped":
             click.echo(
