@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,6 +82,10 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+HOLDER_TRIES = 10
+HOLDER_WAIT_S = 0.05
 
 
 class FileBackend(StateBackend):
@@ -160,7 +165,7 @@ class FileBackend(StateBackend):
         try:
             lock.acquire(timeout=timeout)
         except filelock.Timeout:
-            raise lock_held_error(str(self.path), self._holder()) from None
+            raise lock_held_error(str(self.path), self._holder_soon()) from None
         try:
             with contextlib.suppress(OSError):
                 atomic_write(self.holder_path, LockInfo.mine().to_json().encode(), 0o644)
@@ -171,6 +176,16 @@ class FileBackend(StateBackend):
             with contextlib.suppress(OSError):
                 self.holder_path.unlink()
             lock.release()
+
+    def _holder_soon(self) -> LockInfo | None:
+        """The holder writes its record just after it takes the lock: a refused apply that
+        looks in between waits a moment for it rather than saying "holder unknown"."""
+        for _ in range(HOLDER_TRIES):
+            holder = self._holder()
+            if holder is not None:
+                return holder
+            time.sleep(HOLDER_WAIT_S)
+        return None
 
     def _holder(self) -> LockInfo | None:
         try:
