@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
 # The reliability and trust suites with their soak variants; the figures they measure are
 # written into tests/RELIABILITY.md (between its figures markers).

@@ -220,8 +220,9 @@ def test_removing_everything_deletes_in_reverse_order(
     code, out, err = run(capsys, "destroy", "-f", str(path), "--auto-approve", "--format", "json")
     assert code == 0, err
     order = [json.loads(line)["address"] for line in out.splitlines() if '"change"' in line]
-    assert order[0] == "dataflow.hourly"
-    assert order[-1] == "connection.hs"
+    assert order[0] == "dataflow.hourly"  # it uses the others
+    assert order.index("dataflow.hourly") < order.index("target.lake")
+    assert order.index("source.contacts") < order.index("connection.hs")  # the source uses it
     for kind in ("flows", "sourceConnections", "targetConnections", "connections"):
         assert resources(emulator, kind) == [], kind
 
