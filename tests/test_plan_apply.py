@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 
 from flowplan.emulator import Emulator, Fault
 from flowplan.engine.changes import Action, Change, Plan
-from flowplan.manifest.schema_files import load_schema
 from flowplan.kinds.connection import attributes
+from flowplan.manifest.schema_files import load_schema
 from flowplan.output import render
 from flowplan.state.file import StateStore
 

@@ -118,9 +118,9 @@ def test_managed_connection_is_not_adopted_by_another_key() -> None:
 
 def test_two_keys_never_manage_one_connection() -> None:
     a = attrs("A")
-    with pytest.raises(PlanError, match="connection.b and connection.a both declare"):
+    with pytest.raises(PlanError, match=r"connection\.b and connection\.a both declare"):
         plan({"a": desired("a", a), "b": desired("b", a)}, state(), [])
-    with pytest.raises(PlanError, match="records connection 1 under both connection.a and"):
+    with pytest.raises(PlanError, match=r"records connection 1 under both connection\.a and"):
         plan(
             {"a": desired("a", a), "b": desired("b", attrs("B"))},
             state(a=entry("1", a), b=entry("1", attrs("B"))),
