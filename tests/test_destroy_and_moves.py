@@ -179,3 +179,32 @@ def test_a_saved_plan_is_refused_against_another_state_location(
     assert "the plan was made against the state at" in err
     assert not other.exists()
     assert run(capsys, "apply", str(planfile))[0] == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_a_saved_plan_is_written_like_the_state(
+    write: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The state's atomic writer: a full disk is a clear error, and the plan saved before is
+    intact (never half a plan that a later apply would reject or misread)."""
+    import errno
+
+    from flowplan.state import local
+
+    path = write(hubspot_manifest("Alpha"))
+    planfile = tmp_path / "p.plan"
+    assert run(capsys, "plan", "-f", str(path), "--out", str(planfile))[0] == 0
+    before = planfile.read_bytes()
+    assert planfile.stat().st_mode & 0o777 == 0o600
+
+    def full(fd: int, payload: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local, "_write_all", full)
+    path.write_text(hubspot_manifest("Alpha", "Beta"))
+    code, _, err = run(capsys, "plan", "-f", str(path), "--out", str(planfile))
+    assert code == 1
+    assert "p.plan: cannot write (no space left on the device)" in err
+    assert "Traceback" not in err
+    assert planfile.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

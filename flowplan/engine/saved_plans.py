@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from flowplan.engine.changes import Plan
 from flowplan.errors import StalePlanError
 from flowplan.model import Manifest
 from flowplan.model.diff import diff_attributes, same
+from flowplan.state.local import atomic_write
 from flowplan.state.model import State
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Written 0600: a plan file is treated like a state file (it may carry the state's key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(plan.to_dict(include_key=True), handle, indent=2)
-        handle.write("\n")
-    tmp.replace(path)
+    """Written 0600 with the state's atomic writer: a plan file is treated like a state file
+    (it may carry the state's key), and a full disk leaves no half-written plan."""
+    payload = json.dumps(plan.to_dict(include_key=True), indent=2) + "\n"
+    atomic_write(path, payload.encode("utf-8"), 0o600)
 
 
 def load_plan(path: Path) -> Plan:
