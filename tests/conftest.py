@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,24 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def cli_env(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, token: str, secrets: dict[str, str]
+) -> dict[str, str]:
+    """Point the CLI at `emulator` with a canary token and the HubSpot secrets of a test
+    (their values are what the test greps outputs and files for)."""
+    values = {
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
+        "AEP_ACCESS_TOKEN": token,
+        "AEP_API_KEY": "flowplan-tests",
+        "AEP_ORG_ID": ORG,
+        "FLOWPLAN_BACKOFF": "0",
+        "HS_CLIENT_ID": "client-id-1",
+        "NO_COLOR": "1",
+        **secrets,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values

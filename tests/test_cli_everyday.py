@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, ROOT, hubspot_manifest, run
+from conftest import ORG, ROOT, cli_env, hubspot_manifest, run
 from jsonschema import Draft202012Validator
 
 from flowplan.emulator import Emulator, Fault
@@ -33,19 +33,7 @@ TOKEN = "TOKEN-everyday-c3f1"
 
 @pytest.fixture
 def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": TOKEN,
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
-        "HS_CLIENT_ID": "client-id-1",
-        "NO_COLOR": "1",
-        **SECRETS,
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+    values = cli_env(emulator, monkeypatch, TOKEN, SECRETS)
     for key in ("FLOWPLAN_LOG", "GITHUB_ACTIONS", "GITHUB_WORKSPACE", "FLOWPLAN_ENV"):
         monkeypatch.delenv(key, raising=False)
     return values

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, run
+from conftest import ORG, cli_env, hubspot_manifest, run
 
 from flowplan.emulator import Emulator
 
@@ -22,19 +22,7 @@ NAMES = ("Alpha", "Beta", "Gamma", "Delta", "Epsilon")
 
 @pytest.fixture
 def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    values = {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "TOKEN-mv",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
-        "HS_CLIENT_ID": "client-id-1",
-        "NO_COLOR": "1",
-        **SECRETS,
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+    cli_env(emulator, monkeypatch, "TOKEN-mv", SECRETS)
 
 
 def applied(capsys: pytest.CaptureFixture[str], path: Path) -> None:

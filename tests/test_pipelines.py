@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HUBSPOT_PARAMS, ORG, run
+from conftest import HUBSPOT_PARAMS, ORG, cli_env, run
 
 from flowplan.emulator import Emulator
 
@@ -74,20 +74,7 @@ type: expression}}
 
 @pytest.fixture
 def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "TOKEN-pl-canary",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
-        "HS_CLIENT_ID": "client-id-1",
-        "NO_COLOR": "1",
-        **SECRETS,
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+    return cli_env(emulator, monkeypatch, "TOKEN-pl-canary", SECRETS)
 
 
 def plan_json(capsys: pytest.CaptureFixture[str], path: Path) -> dict[str, Any]:

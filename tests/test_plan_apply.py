@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, hubspot_params, run
+from conftest import ORG, cli_env, hubspot_manifest, hubspot_params, run
 from jsonschema import Draft202012Validator
 
 from flowplan.emulator import Emulator, Fault
@@ -27,20 +27,7 @@ SECRETS = {
 
 @pytest.fixture
 def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "TOKEN-canary-5e6f",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
-        "HS_CLIENT_ID": "client-id-1",
-        "NO_COLOR": "1",
-        **SECRETS,
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+    return cli_env(emulator, monkeypatch, "TOKEN-canary-5e6f", SECRETS)
 
 
 def remote_names(emu: Emulator) -> list[str]:

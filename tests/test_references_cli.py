@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, run
+from conftest import cli_env, hubspot_manifest, run
 
 from flowplan.emulator import Emulator
 
@@ -23,19 +23,7 @@ SECRETS = {
 
 @pytest.fixture
 def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "TOKEN-canary-refs",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
-        "HS_CLIENT_ID": "client-id-1",
-        "NO_COLOR": "1",
-        **SECRETS,
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+    values = cli_env(emulator, monkeypatch, "TOKEN-canary-refs", SECRETS)
     monkeypatch.delenv("FLOWPLAN_FILE_ROOTS", raising=False)
     return values
 
