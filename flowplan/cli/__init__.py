@@ -82,7 +82,8 @@ _COMMANDS = _Commands(
     "FLOWPLAN_LOG=debug.",
 )
 def cli(debug: bool) -> None:
-    """Plan and apply Adobe Experience Platform Flow Service connections from a YAML manifest.
+    """Plan and apply Adobe Experience Platform Flow Service connections and pipelines from a
+    YAML manifest.
 
     Shell completion: eval "$(_FLOWPLAN_COMPLETE=bash_source flowplan)" (zsh_source,
     fish_source)."""
