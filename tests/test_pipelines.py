@@ -271,6 +271,9 @@ def test_runs_of_managed_dataflows(
     emulator.advance(3 * 3600)
     code, out, err = run(capsys, "runs", "-f", str(path), "--format", "json")
     assert code == 0, err
+    from flowplan.manifest.schema_files import validator
+
+    validator("runs.schema.json").validate(json.loads(out))
     rows = json.loads(out)["runs"]
     assert rows, "a run appears for each scheduled interval"
     assert {r["address"] for r in rows} == {"dataflow.hourly"}
