@@ -85,6 +85,13 @@ INVALID = [
     },
     {"version": "1", "connections": {}},
     {"version": 1, "connections": {}, "sandbox": "Prod"},
+    # The fast validator is compiled for the sections present: the rest stays closed.
+    {"version": 1, "connections": {}, "sourcez": {}},
+    {"version": 1, "connections": {}, 7: {}},
+    {"version": 1, "connections": {}, "sources": {"s": {"name": "n", "object": "o"}}},
+    {"version": 1, "connections": {}, "dataflows": {"d": {"name": "n"}}},
+    {"version": 1, "connections": {}, "environments": {"dev": {"sandbox": 3}}},
+    {"version": 1, "connections": {}, "moved": [{"from": "connection.a"}]},
 ]
 
 

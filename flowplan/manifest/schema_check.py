@@ -29,8 +29,15 @@ _Problems = dict[tuple[tuple[Any, ...], str], None]  # an ordered set of (path, 
 
 
 @functools.cache
-def _fast_validator() -> Callable[[Any], Any]:
-    return fastjsonschema.compile(load_schema(SCHEMA), formats={"uuid": _UUID})
+def _fast_validator(present: frozenset[str]) -> Callable[[Any], Any]:
+    """Compiled for the top-level sections a manifest has. A section that is absent is never
+    checked, so leaving it out gives the same answer (the top level stays closed: a key the
+    schema does not know is still refused), and compiling the pipeline and environment
+    sections costs ~0.09 s of every run that has none."""
+    schema = load_schema(SCHEMA)
+    kept = present | set(schema.get("required", ()))
+    properties = {k: v for k, v in schema["properties"].items() if k in kept}
+    return fastjsonschema.compile({**schema, "properties": properties}, formats={"uuid": _UUID})
 
 
 def _fast_valid(data: Any) -> bool:
@@ -38,8 +45,9 @@ def _fast_valid(data: Any) -> bool:
     10,000 connections; fastjsonschema compiles the same schema to code and says yes or no in
     ~0.2 s. A valid manifest (the usual case) needs only the fast one; an invalid one gets
     jsonschema's full report. tests/test_manifest_schema.py checks that they agree."""
+    present = frozenset(k for k in data if isinstance(k, str)) if isinstance(data, dict) else None
     try:
-        _fast_validator()(data)
+        _fast_validator(present or frozenset())(data)
     except fastjsonschema.JsonSchemaException:
         return False
     return True
