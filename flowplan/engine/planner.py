@@ -260,8 +260,9 @@ def _link(wanted: Mapping[Address, Wanted], state: State, changes: dict[Address,
         for needed in needed_by_it:
             required_by.setdefault(needed, []).append(address)
     for address, change in changes.items():
-        changes[address] = replace(
-            change,
-            requires=requires[address],
-            required_by=tuple(sorted(required_by.get(address, ()))),
-        )
+        if requires[address] or address in required_by:  # most connections link to nothing
+            changes[address] = replace(
+                change,
+                requires=requires[address],
+                required_by=tuple(sorted(required_by[address])) if address in required_by else (),
+            )
