@@ -10,7 +10,6 @@ from flowplan import __version__
 from flowplan.errors import StalePlanError
 from flowplan.manifest.schema_files import validator
 from flowplan.model.changes import (
-    ACTION_WORDS,
     ORDER,
     Action,
     Change,
@@ -19,7 +18,6 @@ from flowplan.model.changes import (
 )
 
 __all__ = [
-    "ACTION_WORDS",
     "FORMAT_VERSION",
     "ORDER",
     "Action",

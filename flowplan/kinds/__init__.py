@@ -11,8 +11,6 @@ from flowplan.kinds.mapping import MappingKind
 from flowplan.kinds.source import SourceKind
 from flowplan.kinds.target import TargetKind
 
-KIND_NAMES = ("connection", "source", "target", "mapping", "dataflow")
-
 if TYPE_CHECKING:
     from flowplan.flowservice.specs import SpecCatalog
 

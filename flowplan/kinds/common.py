@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flowplan.errors import ApiError, PlanError, ReferenceResolutionError
+from flowplan.errors import ApiError, ReferenceResolutionError
 from flowplan.flowservice import dates
 from flowplan.flowservice.answers import Where
 from flowplan.flowservice.client import is_plain_filter_value
@@ -147,7 +147,3 @@ def malformed(noun: str, exc: Exception) -> ApiError:
     return ANSWER.error(
         f"the service returned a malformed {noun} ({exc.__class__.__name__}: {exc})"
     )
-
-
-def plan_error(message: str) -> PlanError:
-    return PlanError(message)

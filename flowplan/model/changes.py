@@ -22,7 +22,6 @@ class Action(StrEnum):
     NOOP = "no-op"
 
 
-ACTION_WORDS = ("create", "update", "replace", "delete", "adopt", "move")  # summary order
 ORDER = {a: i for i, a in enumerate(Action)}
 
 
