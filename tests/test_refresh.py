@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ORG, hubspot_manifest, run
+from conftest import ORG, cli_env, hubspot_manifest, run
 
 from flowplan.emulator import Emulator
 
@@ -17,18 +17,13 @@ from flowplan.emulator import Emulator
 def test_a_stale_etag_is_refreshed_without_a_request(
     emulator: Emulator, write: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
-    for key, value in {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "t",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
+    secrets = {
         "HS_CLIENT_ID": "c",
         "HS_CLIENT_SECRET": "CANARY-refresh-1",
         "HS_ACCESS_TOKEN": "CANARY-refresh-2",
         "HS_REFRESH_TOKEN": "CANARY-refresh-3",
-    }.items():
-        monkeypatch.setenv(key, value)
+    }
+    cli_env(emulator, monkeypatch, "t", secrets)
     path = write(hubspot_manifest("Alpha"))
     assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
     state_path = path.with_suffix(".state.json")

@@ -22,6 +22,7 @@ import boto3
 import pytest
 import requests
 from conftest import ORG, run
+from conftest import cli_env as set_cli_env
 from fake_vault import FakeVault
 
 from flowplan.emulator import Emulator
@@ -225,17 +226,7 @@ connections:
 
 @pytest.fixture
 def cli_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "TOKEN-canary-stores",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
-        "HS_CLIENT_ID": "client-id-1",
-        "NO_COLOR": "1",
-    }.items():
-        monkeypatch.setenv(key, value)
+    set_cli_env(emulator, monkeypatch, "TOKEN-canary-stores", {})
 
 
 def test_every_store_resolves_into_the_request_body_and_nowhere_else(

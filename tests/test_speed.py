@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import HUBSPOT_PARAMS, ORG, ROOT, hubspot_manifest, run
+from conftest import HUBSPOT_PARAMS, ORG, ROOT, cli_env, hubspot_manifest, run
 
 from flowplan.emulator import Emulator
 
@@ -45,20 +45,13 @@ def pipelines(n: int) -> str:
 
 @pytest.fixture
 def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "FLOWPLAN_ENDPOINT": emulator.flow_url,
-        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
-        "AEP_ACCESS_TOKEN": "TOKEN-speed",
-        "AEP_API_KEY": "flowplan-tests",
-        "AEP_ORG_ID": ORG,
-        "FLOWPLAN_BACKOFF": "0",
+    secrets = {
         "HS_CLIENT_ID": "client-id",
         "HS_CLIENT_SECRET": "CANARY-speed-cs",
         "HS_ACCESS_TOKEN": "CANARY-speed-at",
         "HS_REFRESH_TOKEN": "CANARY-speed-rt",
-        "NO_COLOR": "1",
-    }.items():
-        monkeypatch.setenv(key, value)
+    }
+    cli_env(emulator, monkeypatch, "TOKEN-speed", secrets)
 
 
 def reads(emulator: Emulator, since: int) -> Counter[str]:
