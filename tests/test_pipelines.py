@@ -366,3 +366,13 @@ def test_an_unanswered_mapping_set_create_says_it_may_leave_an_orphan(
     assert "mapping.map" in err
     assert "unused orphan" in err
     assert actions(plan_json(capsys, path)) == {}
+
+
+def test_a_missing_reference_in_a_pipeline_field_is_named_with_its_field(
+    env: dict[str, str], write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(pipeline().replace("name: HubSpot contacts\n", "name: ${env:NO_SUCH_VAR}\n", 1))
+    code, _, err = run(capsys, "plan", "-f", str(path))
+    assert code == 1
+    assert "sources.contacts: name: " in err
+    assert "NO_SUCH_VAR" in err

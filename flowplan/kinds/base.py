@@ -69,12 +69,16 @@ class KindContext:
         return entry.id if entry is not None else None
 
     def text(self, value: Any, where: str, problems: list[str]) -> Any:
-        """A non-secret value with its `${env:}`/`${file:}` references read."""
+        """A non-secret value with its `${env:}`/`${file:}` references read; a problem names
+        the field (`where`) it came from."""
         if not isinstance(value, str) or "${" not in value:
             return value
         from flowplan.references.template import parse
 
-        return self.resolver.resolve(parse(value), problems)
+        missing: list[str] = []
+        text = self.resolver.resolve(parse(value), missing)
+        problems += [f"{where}: {problem}" for problem in missing]
+        return text
 
 
 class Kind(ABC):
