@@ -21,8 +21,11 @@ class ExpansionError(ValueError):
     """A var cannot be expanded where it is used; the message names the environment and var."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Expanded:
+    """A value with its vars expanded. Hashed and compared by identity: the checker makes one
+    per distinct text and the secret-use rules cache their verdict per value."""
+
     template: refs.Template
     origins: Mapping[refs.Ref, str] = field(default_factory=dict)  # ref -> the var it came from
     vars_used: tuple[str, ...] = ()

@@ -12,12 +12,12 @@ These are the only refusals 1.1 adds to 1.0, and each message says why.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from flowplan.manifest.environments import Expanded
 from flowplan.manifest.schema_check import dotted
-from flowplan.references.template import Ref, Template
+from flowplan.references.template import Ref
 
 CREDENTIAL_VARIABLES = frozenset(
     {
@@ -30,15 +30,10 @@ CREDENTIAL_VARIABLES = frozenset(
 )
 SECRET, PLAIN, UNKNOWN = "secret", "plain", "unknown"  # UNKNOWN: a spec flowplan learns later
 
-
-@dataclass(frozen=True, slots=True)
-class Use:
-    """One templated value of the manifest, after var expansion."""
-
-    path: tuple[Any, ...]
-    template: Template
-    role: str
-    origins: Mapping[Ref, str] = field(default_factory=dict)  # ref -> var it came from
+Path = tuple[Any, ...]
+Use = tuple[Path, Expanded, str]
+"""One templated value of the manifest that holds a reference: where, the value after var
+expansion, and its role (SECRET, PLAIN or UNKNOWN)."""
 
 
 def _identity(ref: Ref) -> tuple[str, str]:
@@ -47,31 +42,45 @@ def _identity(ref: Ref) -> tuple[str, str]:
     return (ref.kind, ref.target)
 
 
-def check(uses: Iterable[Use], where_var: Any) -> list[tuple[tuple[Any, ...], str]]:
+def check(uses: Sequence[Use], where_var: Callable[[str], str]) -> list[tuple[Path, str]]:
     """(path, message) for every non-secret value that breaks a rule above.
 
     `where_var(name)` words a var for messages (`environment dev: ${var:x}`)."""
-    uses = list(uses)
-    secret_refs: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for use in uses:
-        if use.role == SECRET:
-            for ref in use.template.refs:
-                secret_refs.setdefault(_identity(ref), use.path)
-    problems: list[tuple[tuple[Any, ...], str]] = []
-    for use in uses:
-        if use.role != PLAIN:
+    secret_refs: dict[tuple[str, str], Path] = {}
+    seen: set[Expanded] = set()  # a value's later secret uses come after its first
+    for path, value, role in uses:
+        if role == SECRET and value not in seen:
+            seen.add(value)
+            for ref in value.template.refs:
+                secret_refs.setdefault(_identity(ref), path)
+    problems: list[tuple[Path, str]] = []
+    verdicts: dict[Expanded, list[str]] = {}
+    for path, value, role in uses:
+        if role != PLAIN:
             continue
-        for ref in dict.fromkeys(use.template.refs):
-            reason = _reason(ref, secret_refs)
-            if reason is None:
-                continue
-            var = use.origins.get(ref)
-            via = f"{where_var(var)} holds {ref}, which" if var else f"{ref}"
-            problems.append((use.path, f"{dotted(use.path)}: {via} {reason}"))
+        found = verdicts.get(value)
+        if found is None:
+            found = verdicts[value] = _problems(value, secret_refs, where_var)
+        if found:
+            problems += ((path, f"{dotted(path)}: {problem}") for problem in found)
     return problems
 
 
-def _reason(ref: Ref, secret_refs: Mapping[tuple[str, str], tuple[Any, ...]]) -> str | None:
+def _problems(
+    value: Expanded, secret_refs: Mapping[tuple[str, str], Path], where_var: Callable[[str], str]
+) -> list[str]:
+    found: list[str] = []
+    for ref in dict.fromkeys(value.template.refs):
+        reason = _reason(ref, secret_refs)
+        if reason is None:
+            continue
+        var = value.origins.get(ref)
+        via = f"{where_var(var)} holds {ref}, which" if var else f"{ref}"
+        found.append(f"{via} {reason}")
+    return found
+
+
+def _reason(ref: Ref, secret_refs: Mapping[tuple[str, str], Path]) -> str | None:
     if ref.is_store:
         return (
             "is a secret-store reference: it may only be a secret param's whole value "

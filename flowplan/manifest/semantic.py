@@ -8,6 +8,7 @@ secret-use rules (secret_use.py) can run over the whole manifest at the end.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flowplan.errors import Diagnostic
@@ -27,11 +28,11 @@ class SemanticChecker:
         self.doc = doc
         self.variables = variables
         self.diagnostics: list[Diagnostic] = list(variables.diagnostics)
-        self.uses: list[secret_use.Use] = []
-        self._vars_used: dict[tuple[Any, ...], tuple[str, ...]] = {}
-        # a value's expansion by its text: manifests repeat `${env:CLIENT_ID}` in every
-        # connection (a str's hash is cached, a Template's is not)
+        self.uses: list[secret_use.Use] = []  # the values that hold a reference, in order
+        # by a value's text: manifests repeat `${env:CLIENT_ID}` in every connection
         self._expanded: dict[str, Expanded] = {}
+        self._secret: dict[str, refs.Template] = {}  # a secret param's value, marked secret
+        self._auth_rules: dict[tuple[str, str], _AuthRules | None] = {}
 
     def error(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         pos = self.doc.key_position(path) if key else self.doc.value_position(path)
@@ -77,6 +78,8 @@ class SemanticChecker:
         secret param's, a plain value's, or unknown until the spec is read)."""
         if not isinstance(raw, str):
             return None  # the schema reports the type
+        if "$" not in raw:
+            return refs.literal(raw)  # no reference: nothing to expand or to record
         expanded = self._expanded.get(raw)
         if expanded is None:
             try:
@@ -85,8 +88,8 @@ class SemanticChecker:
                 self.error(path, f"{dotted(path)}: {exc}")
                 return None
             self._expanded[raw] = expanded
-        self.uses.append(secret_use.Use(path, expanded.template, role, expanded.origins))
-        self._vars_used[path] = expanded.vars_used
+        if expanded.template.refs:
+            self.uses.append((path, expanded, role))
         return expanded.template
 
     def finish(self) -> None:
@@ -96,21 +99,23 @@ class SemanticChecker:
 
     def references(self) -> tuple[refs.Ref, ...]:
         """Every distinct reference the manifest's values use, in order."""
-        return tuple(dict.fromkeys(r for use in self.uses for r in use.template.refs))
+        values = dict.fromkeys(value for _, value, _ in self.uses)
+        return tuple(dict.fromkeys(r for value in values for r in value.template.refs))
 
     def connection(self, key: str, body: Mapping[str, Any]) -> DesiredConnection | None:
         base = ("connections", key)
         ctype, spec = self._spec(body)
         auth = body.get("auth")
         auth = auth if isinstance(auth, dict) else {}
-        params = auth.get("params")
-        params = params if isinstance(params, dict) else {}
+        written = auth.get("params")
+        has_params = isinstance(written, dict)
+        params: Mapping[str, Any] = written if isinstance(written, dict) else {}
         auth_spec_name = auth.get("specName")
         secret_params: frozenset[str] | None = None
-        valid = spec is not None and isinstance(auth.get("params"), dict)
+        valid = spec is not None and has_params
         if ctype is not None and (auth_spec_name is None or isinstance(auth_spec_name, str)):
-            auth_spec = ctype.auth_spec(auth_spec_name or ctype.default_auth_spec.name)
-            if auth_spec is None:
+            rules = self._rules(ctype, auth_spec_name or ctype.default_auth_spec.name)
+            if rules is None:
                 choices = ", ".join(repr(a.name) for a in ctype.auth_specs)
                 where = (*base, "auth", "specName")
                 self.error(
@@ -120,14 +125,14 @@ class SemanticChecker:
                 )
                 valid = False
             else:
-                auth_spec_name = auth_spec.name
-                secret_params = auth_spec.secret_params
-                if isinstance(auth.get("params"), dict):
-                    self._check_params(base, params, auth_spec.properties, auth_spec.required)
+                auth_spec_name = rules.name
+                secret_params = rules.secret
+                if has_params:
+                    self._check_params(base, params, rules)
         checked = self._params(base, params, secret_params)
         name = self.template((*base, "name"), body.get("name"))
         description = body.get("description")
-        desc = self.template((*base, "description"), description)
+        desc = None if description is None else self.template((*base, "description"), description)
         if not valid or spec is None or name is None or checked is None:
             return None
         if description is not None and desc is None:
@@ -144,11 +149,27 @@ class SemanticChecker:
             secret_params=secret_params,
         )
 
+    def _rules(self, ctype: ConnectionType, auth_spec_name: str) -> _AuthRules | None:
+        """What `auth.params` must hold for this auth spec (None: the type has no such spec)."""
+        cache_key = (ctype.name, auth_spec_name)
+        if cache_key not in self._auth_rules:
+            auth_spec = ctype.auth_spec(auth_spec_name)
+            self._auth_rules[cache_key] = (
+                None
+                if auth_spec is None
+                else _AuthRules(
+                    auth_spec.name,
+                    auth_spec.properties,
+                    auth_spec.required,
+                    auth_spec.secret_params,
+                )
+            )
+        return self._auth_rules[cache_key]
+
     def _spec(self, body: Mapping[str, Any]) -> tuple[ConnectionType | None, SpecRef | None]:
         type_name, spec = body.get("type"), body.get("connectionSpec")
-        if isinstance(type_name, str) and type_name in BUILTIN_TYPES and spec is None:
-            ctype = BUILTIN_TYPES[type_name]
-            return ctype, SpecRef(ctype.spec_id, ctype.version)
+        if isinstance(type_name, str) and spec is None and type_name in _BUILTIN_SPECS:
+            return _BUILTIN_SPECS[type_name]
         if type_name is None and isinstance(spec, dict) and isinstance(spec.get("id"), str):
             version = spec.get("version", "1.0")
             spec_ref = SpecRef(spec["id"].lower(), version if isinstance(version, str) else "1.0")
@@ -156,19 +177,18 @@ class SemanticChecker:
         return None, None
 
     def _check_params(
-        self,
-        base: tuple[Any, ...],
-        params: Mapping[str, Any],
-        properties: Mapping[str, Any],
-        required: frozenset[str],
+        self, base: tuple[Any, ...], params: Mapping[str, Any], rules: _AuthRules
     ) -> None:
+        missing = rules.required.difference(params)
+        unknown = [name for name in params if name not in rules.properties]
+        if not missing and not unknown:
+            return
         where = (*base, "auth", "params")
-        for name in sorted(required - set(params)):
+        for name in sorted(missing):
             self.error(where, f"{dotted(where)}: {name!r} is required", key=True)
-        for name in params:
-            if name not in properties:
-                message = unknown_field("param", name, properties)
-                self.error((*where, name), f"{dotted((*where, name))}: {message}", key=True)
+        for name in unknown:
+            message = unknown_field("param", name, rules.properties)
+            self.error((*where, name), f"{dotted((*where, name))}: {message}", key=True)
 
     def _params(
         self, base: tuple[Any, ...], params: Mapping[str, Any], secret: frozenset[str] | None
@@ -176,8 +196,10 @@ class SemanticChecker:
         """The params as templates; `secret` None: the spec is not built in (learnt later)."""
         out: dict[str, ParamValue] = {}
         ok = True
+        where = (*base, "auth", "params")
+        plain_role = secret_use.UNKNOWN if secret is None else secret_use.PLAIN
         for name, value in params.items():
-            path = (*base, "auth", "params", name)
+            path = (*where, name)
             is_secret = secret is not None and name in secret
             if not isinstance(value, str):
                 if is_secret:
@@ -185,25 +207,50 @@ class SemanticChecker:
                     ok = False
                 out[name] = value
                 continue
-            role = secret_use.UNKNOWN if secret is None else secret_use.PLAIN
-            template = self.template(path, value, secret_use.SECRET if is_secret else role)
+            if not is_secret:
+                template = self.template(path, value, plain_role)
+                if template is None:
+                    ok = False
+                else:
+                    out[name] = template
+                continue
+            template = self.template(path, value, secret_use.SECRET)
             if template is None:
                 ok = False
-            elif is_secret and not template.is_single_ref:
-                self.error(path, self._not_one_ref(path, template))
+            elif not template.is_single_ref:
+                self.error(path, self._not_one_ref(path, value, template))
                 ok = False
             else:
-                out[name] = refs.as_secret(template) if is_secret else template
+                marked = self._secret.get(value)
+                if marked is None:
+                    marked = self._secret[value] = refs.as_secret(template)
+                out[name] = marked
         return out if ok else None
 
-    def _not_one_ref(self, path: tuple[Any, ...], template: refs.Template) -> str:
+    def _not_one_ref(self, path: tuple[Any, ...], raw: str, template: refs.Template) -> str:
         what = "a literal value" if template.is_literal else "text around a reference"
-        used = self._vars_used.get(path, ())
+        expanded = self._expanded.get(raw)
+        used = expanded.vars_used if expanded is not None else ()
         via = f"{', '.join(self.variables.where(v) for v in used)} gives it {what}" if used else ""
         return (
             f"{dotted(path)}: is secret, so it must be {_ONE_REF}, not {what} (it would be "
             f"committed to git){'; ' + via if via else ''}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _AuthRules:
+    """An auth spec's params, read once per checker rather than once per connection."""
+
+    name: str
+    properties: Mapping[str, Any]
+    required: frozenset[str]
+    secret: frozenset[str]
+
+
+_BUILTIN_SPECS: dict[str, tuple[ConnectionType, SpecRef]] = {
+    name: (ctype, SpecRef(ctype.spec_id, ctype.version)) for name, ctype in BUILTIN_TYPES.items()
+}
 
 
 _ONE_REF = (

@@ -72,23 +72,28 @@ def parse(raw: str) -> Template:
 
     Cached: manifests repeat the same references (`${env:CLIENT_ID}`) in every connection."""
     if "$" not in raw:
-        return Template(raw, (raw,) if raw else ())
+        return literal(raw)
     parts: list[str | Ref] = []
-    literal: list[str] = []
+    text: list[str] = []
     pos = 0
     for match in _TOKEN.finditer(raw):
-        literal.append(raw[pos : match.start()])
+        text.append(raw[pos : match.start()])
         pos = match.end()
         if match.group(0) == "$${":
-            literal.append("${")
+            text.append("${")
             continue
-        parts.extend(_flush(literal))
+        parts.extend(_flush(text))
         parts.append(_parse_ref(match.group(0), match.group(1)))
-    literal.append(raw[pos:])
-    parts.extend(_flush(literal))
+    text.append(raw[pos:])
+    parts.extend(_flush(text))
     template = Template(raw, tuple(parts), tuple(p for p in parts if isinstance(p, Ref)))
     _check_whole(template)
     return template
+
+
+def literal(raw: str) -> Template:
+    """`parse(raw)` of a value without `$`: its text alone."""
+    return Template(raw, (raw,) if raw else ())
 
 
 def _check_whole(template: Template) -> None:
