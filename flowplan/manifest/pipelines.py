@@ -45,7 +45,7 @@ def check_sections(
         if not isinstance(entries, dict):
             continue
         sections[section] = {
-            str(key): _expand(checker, (section, key), entry)
+            str(key): _expand(checker, (section,), key, entry)
             for key, entry in entries.items()
             if isinstance(entry, dict)
         }
@@ -56,14 +56,20 @@ def check_sections(
     return sections
 
 
-def _expand(checker: Checker, path: tuple[Any, ...], value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _expand(checker, (*path, k), v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(checker, (*path, i), v) for i, v in enumerate(value)]
+def _expand(checker: Checker, parent: tuple[Any, ...], key: Any, value: Any) -> Any:
+    """`value`, found at `parent` + `key`, with its `${var:}` expanded. A string without `$`
+    is its own expansion, so most values need neither the checker nor their path."""
     if isinstance(value, str):
-        template = checker.template(path, value)
+        if "$" not in value:
+            return value
+        template = checker.template((*parent, key), value)
         return template.raw if template is not None else value
+    if isinstance(value, dict):
+        path = (*parent, key)
+        return {k: _expand(checker, path, k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        path = (*parent, key)
+        return [_expand(checker, path, i, v) for i, v in enumerate(value)]
     return value
 
 
@@ -78,9 +84,9 @@ def _check_references(data: Mapping[str, Any], checker: Checker) -> None:
             for field, target_section in fields:
                 name = entry.get(field)
                 targets = data.get(target_section)
-                known = list(targets) if isinstance(targets, dict) else []
+                known = targets if isinstance(targets, dict) else {}
                 if isinstance(name, str) and name not in known:
-                    close = difflib.get_close_matches(name, known, 1)
+                    close = difflib.get_close_matches(name, list(known), 1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     checker.error(
                         (section, key, field),
