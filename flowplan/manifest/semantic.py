@@ -49,25 +49,23 @@ class SemanticChecker:
         for key, body in connections.items():
             if not isinstance(body, dict):
                 continue
-            conn = self.connection(str(key), body)
+            conn_key = str(key)
+            conn = self.connection(conn_key, body)
             name = body.get("name")
             spec = conn.spec if conn is not None else self._spec(body)[1]
             if isinstance(name, str) and spec is not None:
-                self._check_unique_name(names, (spec.id, name), str(key))
+                other = names.setdefault((spec.id, name), conn_key)
+                if other != conn_key:
+                    self._duplicate_name(conn_key, name, other)
             if conn is not None:
-                built[conn.key] = conn
+                built[conn_key] = conn
         return built
 
-    def _check_unique_name(
-        self, names: dict[tuple[str, str], str], key: tuple[str, str], conn_key: str
-    ) -> None:
-        other = names.setdefault(key, conn_key)
-        if other == conn_key:
-            return
+    def _duplicate_name(self, conn_key: str, name: str, other: str) -> None:
         line = self.doc.value_position(("connections", other, "name")).line
         self.error(
             ("connections", conn_key, "name"),
-            f"connections.{conn_key}.name: {key[1]!r} is also the name of connections.{other} "
+            f"connections.{conn_key}.name: {name!r} is also the name of connections.{other} "
             f"(line {line}); names must be unique per connection spec",
         )
 
@@ -179,16 +177,15 @@ class SemanticChecker:
     def _check_params(
         self, base: tuple[Any, ...], params: Mapping[str, Any], rules: _AuthRules
     ) -> None:
-        missing = rules.required.difference(params)
-        unknown = [name for name in params if name not in rules.properties]
-        if not missing and not unknown:
+        if rules.required <= params.keys() <= rules.properties.keys():
             return
         where = (*base, "auth", "params")
-        for name in sorted(missing):
+        for name in sorted(rules.required.difference(params)):
             self.error(where, f"{dotted(where)}: {name!r} is required", key=True)
-        for name in unknown:
-            message = unknown_field("param", name, rules.properties)
-            self.error((*where, name), f"{dotted((*where, name))}: {message}", key=True)
+        for name in params:
+            if name not in rules.properties:
+                message = unknown_field("param", name, rules.properties)
+                self.error((*where, name), f"{dotted((*where, name))}: {message}", key=True)
 
     def _params(
         self, base: tuple[Any, ...], params: Mapping[str, Any], secret: frozenset[str] | None
