@@ -7,11 +7,11 @@ documented success means the outcome is unknown: something may have been created
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import codecs
+import json
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
-
-import requests
 
 from flowplan.errors import (
     ApiError,
@@ -26,6 +26,31 @@ from flowplan.errors import (
 )
 
 UNKNOWN = "the create may or may not have happened"
+
+
+class Answer:
+    """One HTTP answer, read in full: status, headers (case-insensitive) and body."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        """The body as JSON, decoded as the Content-Type's charset says (UTF-8 by default);
+        ValueError when it is not JSON."""
+        charset = "utf-8"
+        for param in self.headers.get("Content-Type", "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip("\"'")
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            charset = "utf-8"
+        return json.loads(self.content.decode(charset, "replace"))
 
 
 class Where:
@@ -47,7 +72,7 @@ class Where:
         return UnexpectedAnswerError(message, status=status, method=self.method, path=self.path)
 
 
-def check_status(response: requests.Response, where: Where, expected: Collection[int]) -> None:
+def check_status(response: Answer, where: Where, expected: Collection[int]) -> None:
     """Raise unless the status is one the operation documents as success."""
     status = response.status_code
     if status in expected:
@@ -66,7 +91,7 @@ def check_status(response: requests.Response, where: Where, expected: Collection
     raise where.error(message, status)
 
 
-def json_object(response: requests.Response, where: Where) -> dict[str, Any]:
+def json_object(response: Answer, where: Where) -> dict[str, Any]:
     """The answer's JSON object, or a clear error saying what came instead."""
     try:
         data = response.json()
@@ -118,7 +143,7 @@ _HINTS = {
 }
 
 
-def error_for(response: requests.Response, method: str, path: str) -> ApiError:
+def error_for(response: Answer, method: str, path: str) -> ApiError:
     """The typed error for a 4xx/5xx answer, with the API's code and request id."""
     status = response.status_code
     code, message, request_id = _problem(response)
@@ -147,7 +172,7 @@ def error_for(response: requests.Response, method: str, path: str) -> ApiError:
     return RejectedError(text, **kwargs)
 
 
-def _problem(response: requests.Response) -> tuple[str | None, str, str | None]:
+def _problem(response: Answer) -> tuple[str | None, str, str | None]:
     """(code, message, request id) from the FLOW problem shape or the gateway's shape."""
     try:
         data = response.json()

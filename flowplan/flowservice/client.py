@@ -15,6 +15,7 @@ Flow Service; "mappingSets" on Data Prep, `service="conversion"`).
 from __future__ import annotations
 
 import builtins
+import json
 import logging
 import re
 import threading
@@ -23,11 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-import requests
-
-from flowplan.errors import AuthError, NotFoundError
+from flowplan.errors import AuthError, ConfigError, NotFoundError
 from flowplan.flowservice import answers, paging
-from flowplan.flowservice.answers import Where, check_status, json_object, text_field
+from flowplan.flowservice.answers import Answer, Where, check_status, json_object, text_field
 from flowplan.flowservice.http import Call, Transport
 from flowplan.flowservice.settings import Settings
 
@@ -86,6 +85,16 @@ class FlowServiceClient:
         self._token_lock = threading.Lock()
         self._token: str | None = settings.access_token
         self._token_from_ims = settings.access_token is None
+        self._bases = {
+            "flow": _origin_and_path(settings.endpoint),
+            "conversion": _origin_and_path(settings.conversion_endpoint),
+        }
+        self._fixed_headers = {
+            "x-api-key": settings.api_key,
+            "x-gw-ims-org-id": settings.org_id,
+            "x-sandbox-name": settings.sandbox,
+            "Accept": "application/json",
+        }
 
     @property
     def request_count(self) -> int:
@@ -234,26 +243,24 @@ class FlowServiceClient:
         body: Any = None,
         headers: dict[str, str] | None = None,
         creates: bool = False,
-    ) -> requests.Response:
+    ) -> Answer:
         """One call with the four headers, the IMS token renewed once on 401, and the status
         checked against the documented ones."""
-        base = self.settings.endpoint if service == "flow" else self.settings.conversion_endpoint
+        origin, prefix = self._bases[service]
         # `=` and `,` left as they are (`property=id==a,b`, as Adobe's docs write it): legal in
         # a query, and 100 ids' worth of %2C cost ~2 ms of CPU per request in urllib3 (#18)
-        url = base + path + (f"?{urlencode(list(params), safe='=,')}" if params else "")
+        target = prefix + path + (f"?{urlencode(list(params), safe='=,')}" if params else "")
+        data = None if body is None else _json_body(body, method, path)
         for attempt in (1, 2):
             all_headers = {
                 "Authorization": f"Bearer {self._access_token(renew=attempt == 2)}",
-                "x-api-key": self.settings.api_key,
-                "x-gw-ims-org-id": self.settings.org_id,
-                "x-sandbox-name": self.settings.sandbox,
-                "Accept": "application/json",
+                **self._fixed_headers,
                 **(headers or {}),
             }
-            kwargs: dict[str, Any] = {"headers": all_headers}
-            if body is not None:
-                kwargs["json"] = body  # requests sets Content-Type: application/json
-            response = self._transport.send(Call(method, url, path, not creates, kwargs))
+            if data is not None:
+                all_headers["Content-Type"] = "application/json"
+            call = Call(method, origin, target, path, not creates, all_headers, data)
+            response = self._transport.send(call)
             if response.status_code == 401 and attempt == 1 and self._token_from_ims:
                 log.debug("401 from %s %s: renewing the IMS token once", method, path)
                 continue
@@ -275,9 +282,12 @@ class FlowServiceClient:
             "client_secret": s.client_secret or "",
             "scope": s.scopes or "",
         }
+        origin, target = _origin_and_path(s.ims_endpoint)
         path = urlsplit(s.ims_endpoint).path
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
         # a token request creates nothing that matters: safe to repeat
-        response = self._transport.send(Call("POST", s.ims_endpoint, path, True, {"data": form}))
+        call = Call("POST", origin, target or "/", path, True, headers, urlencode(form).encode())
+        response = self._transport.send(call)
         if 400 <= response.status_code < 500:
             raise AuthError(
                 "IMS refused the client credentials; check AEP_CLIENT_ID, AEP_CLIENT_SECRET "
@@ -294,7 +304,23 @@ class FlowServiceClient:
         return token
 
 
-def _ims_error(response: requests.Response) -> str | None:
+def _origin_and_path(url: str) -> tuple[str, str]:
+    """`https://host:port` and the rest (path and any query) of an endpoint URL."""
+    parts = urlsplit(url)
+    rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
+    return f"{parts.scheme}://{parts.netloc}", rest
+
+
+def _json_body(body: Any, method: str, path: str) -> bytes:
+    try:
+        return json.dumps(body, allow_nan=False).encode("utf-8")
+    except ValueError:
+        raise ConfigError(
+            f"{method} {path}: the request body holds a number JSON cannot carry (NaN or infinity)"
+        ) from None
+
+
+def _ims_error(response: Answer) -> str | None:
     try:
         data = response.json()
     except ValueError:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import random
 import threading
@@ -23,14 +24,23 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-from urllib3.util.retry import Retry
+from urllib3 import PoolManager, Timeout
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util import make_headers
 
 from flowplan import __version__
 from flowplan.errors import NetworkError, OutcomeUnknownError
-from flowplan.flowservice.answers import UNKNOWN
+from flowplan.flowservice.answers import UNKNOWN, Answer
 from flowplan.flowservice.settings import Settings
-from flowplan.flowservice.watchdog import Deadline, WatchedAdapter
+from flowplan.flowservice.watchdog import Deadline, watched_pools
 
 log = logging.getLogger("flowplan.http")
 
@@ -48,10 +58,12 @@ class Call:
     """One request as the retry loop sees it."""
 
     method: str
-    url: str
+    origin: str  # scheme://host[:port]
+    target: str  # path and query, as sent
     shown: str  # the path, for logs and errors: no query, no host
     repeatable: bool  # False for a create: repeating it may create twice
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
 
 
 class _Failure(Exception):
@@ -65,34 +77,34 @@ class _Failure(Exception):
 
 
 class Transport:
-    """Thread-safe: one requests.Session per thread over one shared connection pool."""
+    """Thread-safe: urllib3's connection pools (one per origin), shared by every thread.
+
+    What requests did for flowplan, kept: TLS verified against certifi's CA bundle (never the
+    environment's), no proxy, no redirect followed, no retry inside urllib3, gzip and deflate
+    accepted, the User-Agent. Its cookies are gone: Flow Service needs none."""
 
     def __init__(self, settings: Settings, parallelism: int = 8) -> None:
         self.settings = settings
-        self._adapter = WatchedAdapter(
-            max_retries=Retry(total=0, read=False, redirect=False, raise_on_status=False),
-            pool_connections=2,
-            pool_maxsize=max(parallelism, 4),
-        )
-        self._local = threading.local()
+        self._pools: PoolManager = watched_pools(max(parallelism, 4), **_tls_options(settings))
+        self._origins: dict[str, HTTPConnectionPool] = {}
+        self._timeout = Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
+        self._headers = {
+            **make_headers(keep_alive=True, accept_encoding=True),
+            "User-Agent": f"flowplan/{__version__}",
+        }
         self._count_lock = threading.Lock()
         self.request_count = 0
 
     def close(self) -> None:
-        self._adapter.close()
+        self._pools.clear()
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxy or netrc surprises; TLS verification stays on
-            session.mount("https://", self._adapter)
-            session.mount("http://", self._adapter)
-            session.headers["User-Agent"] = f"flowplan/{__version__}"
-            self._local.session = session
-        return session
+    def _pool(self, origin: str) -> HTTPConnectionPool:
+        pool = self._origins.get(origin)
+        if pool is None:
+            pool = self._origins[origin] = self._pools.connection_from_url(origin)
+        return pool
 
-    def send(self, call: Call) -> requests.Response:
+    def send(self, call: Call) -> Answer:
         """The last answer (any status), after the retries it deserved."""
         attempts = max(int(self.settings.retries), 0) + 1
         refused_wait = 0.0
@@ -123,32 +135,42 @@ class Transport:
             self._pause(call, reason, delay, attempt, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, call: Call) -> requests.Response:
+    def _attempt(self, call: Call) -> Answer:
         s = self.settings
         with self._count_lock:
             self.request_count += 1
         start = time.monotonic()
         try:
             with Deadline(s.read_timeout, s.connect_timeout) as deadline:
-                response = self._session().request(
+                response = self._pool(call.origin).urlopen(
                     call.method,
-                    call.url,
-                    timeout=(s.connect_timeout, s.read_timeout),
-                    allow_redirects=False,
-                    **call.kwargs,
+                    call.target,
+                    body=call.body,
+                    headers={**self._headers, **call.headers},
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    timeout=self._timeout,
+                    preload_content=True,
+                    decode_content=True,
                 )
-        except requests.exceptions.RequestException as exc:
+        except (HTTPError, OSError, http.client.HTTPException) as exc:
             failure = _failure(exc, deadline.expired, s.read_timeout)
             log.debug("%s %s -> %s", call.method, call.shown, failure.reason)
             raise failure from None
+        except ValueError:  # a header or the URL http.client refuses to send (CR, LF...)
+            raise NetworkError(
+                "the request could not be sent: a header value or the URL is not valid HTTP",
+                method=call.method,
+                path=call.shown,
+            ) from None
         if deadline.expired:  # cut short mid-answer: what was parsed cannot be trusted
-            response.close()
             reason = f"no complete answer within {s.read_timeout:g} s"
             log.debug("%s %s -> %s", call.method, call.shown, reason)
             raise _Failure(reason, never_connected=False)
         ms = (time.monotonic() - start) * 1000
-        log.debug("%s %s -> %s in %.0f ms", call.method, call.shown, response.status_code, ms)
-        return response
+        log.debug("%s %s -> %s in %.0f ms", call.method, call.shown, response.status, ms)
+        return Answer(response.status, response.headers, response.data)
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.backoff
@@ -169,19 +191,33 @@ class Transport:
         time.sleep(delay)
 
 
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    """requests' verification: certifi's CA bundle, loaded once, only when a URL is https."""
+    urls = (settings.endpoint, settings.conversion_endpoint, settings.ims_endpoint)
+    if not any(url.lower().startswith("https:") for url in urls):
+        return {}
+    import certifi
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context()
+    context.load_verify_locations(certifi.where())
+    return {"ssl_context": context, "cert_reqs": "CERT_REQUIRED"}
+
+
 def _failure(exc: Exception, expired: bool, read_timeout: float) -> _Failure:
-    if expired or isinstance(exc, requests.exceptions.ReadTimeout):
+    if expired or isinstance(exc, ReadTimeoutError):
         return _Failure(f"no complete answer within {read_timeout:g} s", never_connected=False)
-    text = repr(exc)
-    if isinstance(exc, requests.exceptions.ConnectTimeout) or "ConnectTimeout" in text:
-        return _Failure("the connection could not be made in time", never_connected=True)
-    if "refused" in text:
-        return _Failure("connection refused", never_connected=True, refused=True)
-    if "NameResolution" in text or "getaddrinfo" in text:
+    if isinstance(exc, NameResolutionError):
         return _Failure("the host name could not be resolved", never_connected=True)
-    if "NewConnectionError" in text:
+    if isinstance(exc, NewConnectionError):  # before its base class, ConnectTimeoutError
+        if isinstance(exc.__cause__ or exc.__context__, ConnectionRefusedError):
+            return _Failure("connection refused", never_connected=True, refused=True)
+        if "refused" in str(exc):
+            return _Failure("connection refused", never_connected=True, refused=True)
         return _Failure("the connection could not be made", never_connected=True)
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, ConnectTimeoutError):
+        return _Failure("the connection could not be made in time", never_connected=True)
+    if isinstance(exc, SSLError):
         return _Failure("the TLS handshake or session failed", never_connected=False)
     return _Failure("the connection dropped before a complete answer", never_connected=False)
 
@@ -192,7 +228,7 @@ def _advice(failure: _Failure) -> str:
     return failure.reason
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     """Retry-After in seconds (delta or HTTP date), capped; None when absent or unreadable."""
     raw = response.headers.get("Retry-After", "").strip()
     if not raw:

@@ -20,9 +20,9 @@ import threading
 import time
 from typing import Any
 
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
 
 _current = threading.local()
 _lock = threading.Lock()  # guards Deadline.conn/done/expired and _Watched._flowplan_deadline
@@ -81,13 +81,17 @@ class _Watchdog:
 
     def arm(self, at: float, deadline: Deadline) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (at, next(self._seq), deadline))
+            entry = (at, next(self._seq), deadline)
+            heapq.heappush(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="flowplan-http-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            # Woken only when this deadline is now the first to pass: with one timeout for
+            # every request it rarely is, and a wake-up per request costs the workers the GIL.
+            if self._heap[0] is entry:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
@@ -134,9 +138,8 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
-class WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose connections obey the current thread's Deadline."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
+def watched_pools(maxsize: int, **pool_kwargs: Any) -> PoolManager:
+    """urllib3's pools whose connections obey the current thread's Deadline."""
+    pools = PoolManager(num_pools=2, maxsize=maxsize, block=False, **pool_kwargs)
+    pools.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
+    return pools
