@@ -31,7 +31,8 @@ class SemanticChecker:
         self.uses: list[secret_use.Use] = []  # the values that hold a reference, in order
         # by a value's text: manifests repeat `${env:CLIENT_ID}` in every connection
         self._expanded: dict[str, Expanded] = {}
-        self._secret: dict[str, refs.Template] = {}  # a secret param's value, marked secret
+        # a secret param's accepted text: its expansion and its template marked secret
+        self._secret: dict[str, tuple[Expanded, refs.Template]] = {}
         self._auth_rules: dict[tuple[str, str], _AuthRules | None] = {}
 
     def error(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
@@ -211,6 +212,11 @@ class SemanticChecker:
                 else:
                     out[name] = template
                 continue
+            accepted = self._secret.get(value)
+            if accepted is not None:  # this text is a secret's single reference: record it
+                self.uses.append((path, accepted[0], secret_use.SECRET))
+                out[name] = accepted[1]
+                continue
             template = self.template(path, value, secret_use.SECRET)
             if template is None:
                 ok = False
@@ -218,10 +224,8 @@ class SemanticChecker:
                 self.error(path, self._not_one_ref(path, value, template))
                 ok = False
             else:
-                marked = self._secret.get(value)
-                if marked is None:
-                    marked = self._secret[value] = refs.as_secret(template)
-                out[name] = marked
+                out[name] = marked = refs.as_secret(template)
+                self._secret[value] = (self._expanded[value], marked)
         return out if ok else None
 
     def _not_one_ref(self, path: tuple[Any, ...], raw: str, template: refs.Template) -> str:
