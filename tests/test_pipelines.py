@@ -376,3 +376,25 @@ def test_a_missing_reference_in_a_pipeline_field_is_named_with_its_field(
     assert code == 1
     assert "sources.contacts: name: " in err
     assert "NO_SUCH_VAR" in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("source: contacts", "source: [contacts]", "source: expected a string, got a list"),
+        ("connection: hs", "connection: [hs]", "connection: expected a string, got a list"),
+        ("sources:\n  contacts:\n", "sources: [contacts]\nunused:\n  contacts:\n", "sources:"),
+    ],
+)
+def test_a_wrong_type_in_the_chain_of_a_dataflow_without_delta_column_is_reported(
+    write: Any, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
+    text = pipeline()
+    delta = "    deltaColumn: {name: lastmodifieddate, dateFormat: YYYY-MM-DD, timezone: UTC}\n"
+    assert delta in text
+    assert old in text
+    path = write(text.replace(delta, "").replace(old, new, 1))
+    code, _, err = run(capsys, "validate", "-f", str(path))
+    assert code == 1
+    assert "Traceback" not in err
+    assert message in err

@@ -14,7 +14,7 @@ cannot check, located at the value's line and column.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -123,11 +123,9 @@ def _check_delta_column(
 ) -> None:
     if flow.get("deltaColumn") is not None:
         return
-    source = (data.get("sources") or {}).get(flow.get("source"))
+    source = _entry(data, "sources", flow.get("source"))
     connection = (
-        (data.get("connections") or {}).get(source.get("connection"))
-        if isinstance(source, dict)
-        else None
+        _entry(data, "connections", source.get("connection")) if isinstance(source, dict) else None
     )
     if not isinstance(connection, dict):
         return
@@ -142,6 +140,12 @@ def _check_delta_column(
             "Service needs it to read only new rows)",
             key=True,
         )
+
+
+def _entry(data: Mapping[str, Any], section: str, key: Any) -> Any:
+    """The entry `key` of `section`; None when either is of a type the schema refuses."""
+    entries = data.get(section)
+    return entries.get(key) if isinstance(entries, dict) and isinstance(key, Hashable) else None
 
 
 def _is_datetime(text: str) -> bool:
