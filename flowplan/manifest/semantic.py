@@ -1,8 +1,10 @@
 """Checks of connections that the JSON Schema cannot make, and the DesiredConnection records.
 
 Every templated value goes through `template()`: its references are parsed, its `${var:}`
-expanded for the environment being checked, and the result recorded as a `Use` so that the
-secret-use rules (secret_use.py) can run over the whole manifest at the end.
+expanded for the environment being checked, and, when it holds a reference, recorded as a
+`Use` so that the secret-use rules (secret_use.py) can run over the whole manifest at the end.
+A manifest repeats its values (`${env:CLIENT_ID}` in every connection), so the work is done
+once per distinct text and each further use only recorded.
 """
 
 from __future__ import annotations
