@@ -7,7 +7,14 @@ import time
 import pytest
 
 from flowplan.errors import ManifestError
+from flowplan.manifest import fast_yaml
 from flowplan.manifest import yaml_loader as yamlload
+
+
+@pytest.fixture(autouse=True, params=["fast reader first", "strict loader only"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "strict loader only":
+        monkeypatch.setattr(fast_yaml, "ENABLED", False)
 
 
 def error_of(text: str) -> tuple[int, int, str]:
@@ -37,8 +44,9 @@ def test_duplicate_key_after_merge_is_allowed_to_override() -> None:
 
 
 def test_yaml_12_scalars() -> None:
-    doc = yamlload.loads("a: NO\nb: yes\nc: true\nd: 10\ne: ~\nf: '1'\n", "m.yaml")
-    assert doc.data == {"a": "NO", "b": "yes", "c": True, "d": 10, "e": None, "f": "1"}
+    doc = yamlload.loads("a: NO\nb: yes\nc: true\nd: 10\ne: ~\nf: '1'\ng: 012\n", "m.yaml")
+    assert doc.data == {"a": "NO", "b": "yes", "c": True, "d": 10, "e": None, "f": "1", "g": 12}
+    assert type(doc.data["g"]) is int  # YAML 1.2 core: leading zeros are still an integer
 
 
 def test_syntax_error_has_its_line() -> None:

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from flowplan.errors import Diagnostic, ManifestError
+from flowplan.manifest import fast_yaml
 
 _Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -40,7 +41,7 @@ _WORDS: dict[str, Any] = {
     **dict.fromkeys(("false", "False", "FALSE"), False),
 }
 _NUMBER_START = frozenset("-+.0123456789")
-_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_INT = re.compile(r"^[-+]?[0-9]+$")
 _INT_OCT_HEX = re.compile(r"^(?:0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _FLOAT_SPECIAL = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf")}
@@ -52,22 +53,39 @@ class Position(NamedTuple):
 
 
 @dataclass(slots=True)
-class LoadedYaml:
-    """The document's data and where each value (and each mapping key) stands in the file."""
+class Positions:
+    """Line and column of each value, and of each mapping key, by path."""
 
-    file: str
-    data: Any
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
+
+@dataclass(slots=True)
+class LoadedYaml:
+    """The document's data and where each value (and each mapping key) stands in the file.
+
+    A document that the fast reader read has no positions until one is asked for, to report
+    a problem: the strict loader then reads `text` again for them."""
+
+    file: str
+    data: Any
+    text: str
+    positions: Positions | None = None
+
+    def _located(self) -> Positions:
+        if self.positions is None:
+            self.positions = _strict(self.text, self.file)[1]
+        return self.positions
+
     def value_position(self, path: Path) -> Position:
         """The value at `path`, or the nearest ancestor with a position (aliased content)."""
-        while path not in self.values and path:
+        values = self._located().values
+        while path not in values and path:
             path = path[:-1]
-        return Position(*self.values.get(path, (1, 1)))
+        return Position(*values.get(path, (1, 1)))
 
     def key_position(self, path: Path) -> Position:
-        found = self.keys.get(path)
+        found = self._located().keys.get(path)
         return Position(*found) if found else self.value_position(path)
 
 
@@ -157,10 +175,11 @@ def _events(text: str) -> Iterator[Any]:
         parser.dispose()
 
 
-def _build(text: str, file: str) -> LoadedYaml:
+def _build(text: str, file: str) -> tuple[Any, Positions]:
     """One loop over the events; kept in one function because it runs once per value."""
-    doc = LoadedYaml(file=file, data=None)
-    values, keys = doc.values, doc.keys
+    data: Any = None
+    positions = Positions()
+    values, keys = positions.values, positions.keys
     stack: list[_Frame] = []
     anchors: dict[str, tuple[Any, int]] = {}
     total = 0
@@ -226,7 +245,7 @@ def _build(text: str, file: str) -> LoadedYaml:
                 "(an alias bomb?); write the values out or use fewer aliases",
             )
         if not stack:
-            doc.data = value
+            data = value
             done = True
             continue
         top = stack[-1]
@@ -260,7 +279,8 @@ def _build(text: str, file: str) -> LoadedYaml:
             top.container[top.key] = value
         top.key = _NO_KEY
         top.merge = False
-    return doc
+    values.setdefault((), (1, 1))
+    return data, positions
 
 
 @contextlib.contextmanager
@@ -286,15 +306,21 @@ def loads(text: str, file: str = "<string>") -> LoadedYaml:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ManifestError([Diagnostic(file, line, 1, "the file holds a NUL byte; is it binary?")])
+    data = fast_yaml.read(text, MAX_DEPTH, MAX_NODES, MAX_SCALAR_BYTES)
+    if fast_yaml.was_read(data):
+        return LoadedYaml(file, data, text)
+    data, positions = _strict(text, file)
+    return LoadedYaml(file, data, text, positions)
+
+
+def _strict(text: str, file: str) -> tuple[Any, Positions]:
     try:
         with collector_paused():
-            doc = _build(text, file)
+            return _build(text, file)
     except yaml.MarkedYAMLError as exc:
         raise ManifestError([_syntax_diagnostic(file, text, exc)]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Diagnostic(file, 1, 1, f"invalid YAML: {exc}")]) from None
-    doc.values.setdefault((), (1, 1))
-    return doc
 
 
 def _syntax_diagnostic(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:

@@ -1,0 +1,148 @@
+"""A fast first read of a manifest, with yaml-rs (a YAML 1.2 parser that builds the data in
+Rust), for the common document that the strict loader would read the same way.
+
+The strict loader (`yaml_loader`) spends ~80 µs of Python per connection on libyaml's events
+and on positions that are only needed to report a problem (0.8 s of a 10,000-connection
+validate). So a document is read here first, without positions; the strict loader reads it
+again only when a position is asked for, i.e. when there is something to report.
+
+Only text that both readers read alike takes this path; the rest goes to the strict loader
+from the start. The two differ on tags, anchors, aliases and merge keys (the strict loader
+refuses or limits them), on tabs, control characters and the YAML 1.1 line breaks NEL, LS and
+PS, on directives and further documents, on number spellings that yaml-rs reads the YAML 1.1
+way (`1_000`, `0b1`, `+0x1`), on flow collections over several lines, on keys that are empty
+or collections, on values that start with an indicator inside a flow collection, and on block
+scalars; and yaml-rs recurses once per nesting level, without a limit for block nesting. A
+document yaml-rs refuses, or whose data breaks one of the strict loader's limits, goes there
+too, so that the error is the strict loader's, with its line and column.
+tests/test_fast_yaml.py reads random documents both ways and compares.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import chain
+from typing import Any
+
+try:
+    import yaml_rs
+
+    ENABLED = True
+except ImportError:  # pragma: no cover - a platform without its wheel: strict loading only
+    ENABLED = False
+
+# Substring tests and patterns that start with a literal character: Python's engine scans for
+# those at memory speed, while a pattern that starts with a look-behind or a character class
+# tries every position (~0.1 s each on a 2.4 MB manifest).
+_STRICT_ONLY = ("!", "&", "*", "<<", "\\", "\n%", "\n---", "\n...")
+_STRICT_FORMS = tuple(
+    map(
+        re.compile,
+        (
+            r"\n[ ?:-]{100}",  # deep indentation
+            r"\?(?:[ \r\n,\]}]|\Z)",  # a `?` key indicator
+            r"\n[ -]*:",  # an empty key, or a value starting with `:`
+            r"\{ *:",
+            r"\[ *:",
+            r", *:",
+            r":[?,\[\]{}]",  # an empty value in a flow collection, `:?`
+            r"\] *:",  # a collection as a key
+            r"\} *:",
+            r"\[ *[?:|>%@`]",  # a value starting with an indicator in a flow collection
+            r"\{ *[?:|>%@`]",
+            r", *[?:|>%@`]",
+            r": +[?:|>%@`]",
+            r"\{[^\n}]*\n",  # a flow collection over several lines (multi-line keys)
+            r"\[[^\n\]]*\n",
+            r"\|[-+1-9]* *(?:#[^\n]*)?(?:\r?\n|\Z)",  # a block scalar's header
+            r">[-+1-9]* *(?:#[^\n]*)?(?:\r?\n|\Z)",
+        ),
+    )
+)
+_NUMBER_HINTS = tuple(map(re.compile, (r"_[0-9.]", r"_(?<=[0-9.]_)", r"0[xXoObB]")))
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+# Words that yaml-rs reads as numbers and the strict loader (YAML 1.2 core) as strings.
+_QUIRKY_NUMBER = re.compile(r"[-+]?_.*|[-+]?[0-9.][0-9a-zA-Z._+-]*_.*|[-+]?0[bB].*|[-+]0[xXoO].*")
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+_NOT_READ = object()
+_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+_CONTAINER_TYPES = frozenset((dict, list))
+
+
+def read(text: str, max_depth: int, max_values: int, max_chars: int) -> Any:
+    """The document's data, or `_NOT_READ` when the strict loader must read it: for the text
+    (see above), or for data beyond the strict loader's limits (nesting depth, number of
+    values, characters in one value) that it reports with their position."""
+    if not ENABLED or needs_strict(text):
+        return _NOT_READ
+    try:
+        data = yaml_rs.loads(
+            text, parse_datetime=False, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error
+        )
+    except Exception:  # any refusal: the strict loader explains it
+        return _NOT_READ
+    limits = (max_depth, max_values, max_chars if len(text) > max_chars else None)
+    return data if _within_limits(data, *limits) else _NOT_READ
+
+
+def was_read(data: Any) -> bool:
+    return data is not _NOT_READ
+
+
+def needs_strict(text: str) -> bool:
+    """Whether the text holds something only the strict loader reads right (see above)."""
+    if any(part in text for part in _STRICT_ONLY) or text.lstrip(" -")[:1] in ("%", ":"):
+        return True
+    if not _printable(text):
+        return True
+    if any(form.search(text) for form in _STRICT_FORMS):
+        return True
+    return any(
+        _QUIRKY_NUMBER.fullmatch(_word_at(text, hit.start()))
+        for hint in _NUMBER_HINTS
+        for hit in hint.finditer(text)
+    )
+
+
+def _printable(text: str) -> bool:
+    """No control character, tab, lone CR, nor the YAML 1.1 line breaks NEL, LS and PS."""
+    if text.isascii():  # the common case, at memory speed
+        left = text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+        if b"\r" not in left:
+            return not left.strip(b"\n")
+    return text.replace("\r\n", "").replace("\n", "").isprintable()
+
+
+def _word_at(text: str, at: int) -> str:
+    """The run of letters, digits and `._+-` around `at`."""
+    start = end = at
+    while start > 0 and text[start - 1] in _TOKEN_CHARS:
+        start -= 1
+    while end < len(text) and text[end] in _TOKEN_CHARS:
+        end += 1
+    return text[start:end]
+
+
+def _within_limits(data: Any, max_depth: int, max_values: int, max_chars: int | None) -> bool:
+    """Keys are scalars, and the strict loader's limits hold. `max_chars` None: no value can be
+    that long (a value is never longer than the text that holds it). One nesting level at a
+    time, over flat lists: per value, this costs a few C-level steps and no Python loop."""
+    level: list[Any] = [[data]]  # a wrapper, so that the document may be a scalar
+    count = 0
+    for _ in range(max_depth + 1):
+        keys = list(chain.from_iterable([node for node in level if type(node) is dict]))
+        if not _SCALAR_TYPES.issuperset(map(type, keys)):
+            return False  # a collection as a key
+        children = list(
+            chain.from_iterable([node.values() if type(node) is dict else node for node in level])
+        )
+        count += len(keys) + len(children)
+        if max_chars is not None:
+            texts = filter(str.__instancecheck__, chain(keys, children))
+            if max(map(len, texts), default=0) > max_chars:
+                return False
+        level = [child for child in children if type(child) in _CONTAINER_TYPES]
+        if not level:
+            return count <= max_values
+    return False  # nested deeper than max_depth
