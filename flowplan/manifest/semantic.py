@@ -35,7 +35,7 @@ class SemanticChecker:
         self._expanded: dict[str, Expanded] = {}
         # a secret param's accepted text: its expansion and its template marked secret
         self._secret: dict[str, tuple[Expanded, refs.Template]] = {}
-        self._auth_rules: dict[tuple[str, str], _AuthRules | None] = {}
+        self._auth_rules: dict[tuple[str, str], _AuthRules | None] = {}  # by (type, auth spec)
 
     def error(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         pos = self.doc.key_position(path) if key else self.doc.value_position(path)
