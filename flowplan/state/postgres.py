@@ -40,6 +40,7 @@ from flowplan.state.backend import (
 DEFAULT_TABLE = "flowplan_state"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}(\.[A-Za-z_][A-Za-z0-9_]{0,50})?$")
 CONNECT_TIMEOUT_S = 10
+HOLDER_WAIT_S = 2.0
 
 
 def _key(*parts: str) -> int:
@@ -198,7 +199,7 @@ class PostgresBackend(StateBackend):
         conn = self._connect()
         try:
             if not poll_until(lambda: _try_lock(conn, key), timeout):
-                raise lock_held_error(self._shown, self._holder(conn))
+                raise lock_held_error(self._shown, self._holder_once_named(conn))
             info = LockInfo.mine()
             conn.execute(
                 sql.SQL(
@@ -220,6 +221,17 @@ class PostgresBackend(StateBackend):
             raise self._error("lock failed", exc) from None
         finally:
             conn.close()  # ends the session, and with it the advisory lock
+
+    def _holder_once_named(self, conn: psycopg.Connection[Any]) -> LockInfo | None:
+        """The holder, given a moment to write its name: it takes the lock, then names itself."""
+        found: list[LockInfo] = []
+
+        def named() -> bool:
+            found.extend(filter(None, [self._holder(conn)]))
+            return bool(found)
+
+        poll_until(named, HOLDER_WAIT_S)
+        return found[0] if found else None
 
     def _holder(self, conn: psycopg.Connection[Any]) -> LockInfo | None:
         row = conn.execute(
