@@ -20,10 +20,19 @@ from flowplan.manifest.schema_files import load_schema
 SCHEMA = load_schema("manifest.schema.json")
 
 
+def forbids_only(schema: dict[str, Any]) -> bool:
+    """`{"properties": {"x": false}}`: a rule that a field is absent, not an object."""
+    return (
+        all(prop is False for prop in schema.get("properties", {}).values())
+        and "type" not in schema
+    )
+
+
 def walk(schema: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
     found = []
     if isinstance(schema, dict):
-        if schema.get("type") == "object" or "properties" in schema:
+        is_object = schema.get("type") == "object" or "properties" in schema
+        if is_object and not forbids_only(schema):
             found.append((path, schema))
         for key, value in schema.items():
             found += walk(value, f"{path}/{key}")
@@ -54,6 +63,32 @@ def test_objects_are_closed() -> None:
 def test_type_enum_matches_builtin_types() -> None:
     enum = SCHEMA["$defs"]["connection"]["properties"]["type"]["enum"]
     assert sorted(enum) == sorted(BUILTIN_TYPES)
+
+
+def test_the_compiled_validator_is_generated_from_the_current_schema() -> None:
+    """Run `python -m flowplan.manifest.schema_files` after changing the schema."""
+    from flowplan.manifest import compiled_schema, schema_files
+
+    assert schema_files.schema_digest() == compiled_schema.SCHEMA_SHA256
+    current = schema_files.COMPILED.read_text(encoding="utf-8")
+    import fastjsonschema
+
+    if f'VERSION = "{fastjsonschema.VERSION}"' in current:  # the same generator: the same code
+        assert schema_files.compiled_source() == current
+
+
+def test_a_schema_changed_since_generation_is_compiled_at_run_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowplan.manifest import compiled_schema
+
+    monkeypatch.setattr(compiled_schema, "SCHEMA_SHA256", "stale")
+    schema_check._fast_validator.cache_clear()
+    try:
+        assert schema_check._fast_valid({"version": 1, "connections": {}})
+        assert not schema_check._fast_valid({"version": 2, "connections": {}})
+    finally:
+        schema_check._fast_validator.cache_clear()
 
 
 def test_source_and_packaged_schema_are_one_file() -> None:

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
-
 from flowplan.errors import Diagnostic
 from flowplan.manifest import yaml_loader as yamlload
-from flowplan.manifest.schema_files import load_schema, validator
+from flowplan.manifest.schema_files import UUID_PATTERN, load_schema, schema_digest, validator
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 SCHEMA = "manifest.schema.json"
 _MAX_SHOWN = 60
-_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 # --- JSON Schema ------------------------------------------------------------------------------
 
@@ -29,28 +27,35 @@ _Problems = dict[tuple[tuple[Any, ...], str], None]  # an ordered set of (path, 
 
 
 @functools.cache
-def _fast_validator(present: frozenset[str]) -> Callable[[Any], Any]:
-    """Compiled for the top-level sections a manifest has. A section that is absent is never
-    checked, so leaving it out gives the same answer (the top level stays closed: a key the
-    schema does not know is still refused), and compiling the pipeline and environment
-    sections costs ~0.09 s of every run that has none."""
-    schema = load_schema(SCHEMA)
-    kept = present | set(schema.get("required", ()))
-    properties = {k: v for k, v in schema["properties"].items() if k in kept}
-    return fastjsonschema.compile({**schema, "properties": properties}, formats={"uuid": _UUID})
+def _fast_validator() -> Callable[[Any], bool]:
+    """The ahead-of-time compiled validator (`compiled_schema.py`), or, when the schema has
+    changed since it was generated (a checkout being edited), one compiled now."""
+    compiled = importlib.import_module("flowplan.manifest.compiled_schema")  # untyped: generated
+    if schema_digest() == compiled.SCHEMA_SHA256:
+        return _says_valid(compiled.validate, compiled.JsonSchemaException)
+    import fastjsonschema
+
+    validate = fastjsonschema.compile(load_schema(SCHEMA), formats={"uuid": UUID_PATTERN})
+    return _says_valid(validate, fastjsonschema.JsonSchemaException)
+
+
+def _says_valid(validate: Callable[[Any], Any], invalid: type[Exception]) -> Callable[[Any], bool]:
+    def is_valid(data: Any) -> bool:
+        try:
+            validate(data)
+        except invalid:
+            return False
+        return True
+
+    return is_valid
 
 
 def _fast_valid(data: Any) -> bool:
     """Why two validators: jsonschema reports every error with its path but takes ~2.5 s on
-    10,000 connections; fastjsonschema compiles the same schema to code and says yes or no in
-    ~0.2 s. A valid manifest (the usual case) needs only the fast one; an invalid one gets
-    jsonschema's full report. tests/test_manifest_schema.py checks that they agree."""
-    present = frozenset(k for k in data if isinstance(k, str)) if isinstance(data, dict) else None
-    try:
-        _fast_validator(present or frozenset())(data)
-    except fastjsonschema.JsonSchemaException:
-        return False
-    return True
+    10,000 connections; fastjsonschema's code for the same schema says yes or no in ~0.1 s. A
+    valid manifest (the usual case) needs only the fast one; an invalid one gets jsonschema's
+    full report. tests/test_manifest_schema.py checks that they agree."""
+    return _fast_validator()(data)
 
 
 def _schema_problems(doc: yamlload.LoadedYaml) -> _Problems:
@@ -96,15 +101,10 @@ def _explain(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
         missing = [r for r in expected if r not in value] if isinstance(value, dict) else []
         at = (*path, "<key>") if path else path  # the line that names the mapping
         return [(at, f"{where}: {short(r)} is required") for r in missing]
-    if kind == "oneOf" and isinstance(value, dict):
-        both = "type" in value and "connectionSpec" in value
-        return [
-            (
-                (*path, "<key>"),
-                f"{where}: give either `type` or `connectionSpec`, "
-                + ("not both" if both else "one of them"),
-            )
-        ]
+    either = _type_or_spec(error)
+    if either is not None:
+        at = path[:-1] if path[-1:] == ("connectionSpec",) else path
+        return [((*at, "<key>"), f"{dotted(at)}: give either `type` or `connectionSpec`, {either}")]
     messages: dict[str, Callable[[], str]] = {
         "type": lambda: f"expected {_type_names(expected)}, got {_yaml_type(value)} {short(value)}",
         "const": lambda: f"must be {expected!r}, got {short(value)}",
@@ -116,6 +116,16 @@ def _explain(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
     }
     explain = messages.get(kind, lambda: str(error.message)[:200])
     return [(path, f"{where}: {explain()}")]
+
+
+def _type_or_spec(error: ValidationError) -> str | None:
+    """What a connection's `if: type / then: no connectionSpec / else: connectionSpec` says."""
+    schema_path = list(error.absolute_schema_path)
+    if "else" in schema_path[-2:]:
+        return "one of them"
+    if "then" in schema_path[-3:]:
+        return "not both"
+    return None
 
 
 def _type_names(expected: Any) -> str:

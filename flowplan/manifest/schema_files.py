@@ -1,9 +1,12 @@
-"""The bundled JSON Schemas, read from the package (wheel) or the source checkout."""
+"""The bundled JSON Schemas, read from the package (wheel) or the source checkout; and the
+generator of `compiled_schema.py` (`python -m flowplan.manifest.schema_files`)."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +15,28 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
 _CHECKOUT = Path(__file__).resolve().parents[2] / "schemas"
+MANIFEST_SCHEMA = "manifest.schema.json"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+COMPILED = Path(__file__).with_name("compiled_schema.py")
+# fastjsonschema's exceptions, defined in the generated module itself: importing them from
+# fastjsonschema would load its code generator (~40 ms) in every run
+_EXCEPTIONS = """\
+class JsonSchemaException(ValueError):
+    pass
+
+
+class JsonSchemaValueException(JsonSchemaException):
+    def __init__(self, message, value=None, name=None, definition=None, rule=None):
+        super().__init__(message)
+        self.message, self.value, self.name = message, value, name
+        self.definition, self.rule = definition, rule
+
+
+class JsonSchemaValuesException(JsonSchemaException):
+    def __init__(self, errors):
+        super().__init__(str(errors))
+        self.errors = errors
+"""
 
 
 def schema_text(name: str) -> str:
@@ -47,3 +72,34 @@ def validator(name: str) -> Draft202012Validator:
         registry=Registry(retrieve=_no_remote),  # type: ignore[call-arg]
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
+
+
+def schema_digest(name: str = MANIFEST_SCHEMA) -> str:
+    return hashlib.sha256(schema_text(name).encode("utf-8")).hexdigest()
+
+
+def compiled_source() -> str:
+    """`compiled_schema.py`: fastjsonschema's code for the manifest schema, generated ahead of
+    time. Generating and compiling it took ~0.2 s of every run; imported from its bytecode it
+    takes a few milliseconds. schema_check uses it only while its digest matches the schema."""
+    import fastjsonschema
+
+    code = fastjsonschema.compile_to_code(
+        load_schema(MANIFEST_SCHEMA), formats={"uuid": UUID_PATTERN}
+    )
+    entry = re.search(r"^def (validate\w*)\(", code, re.MULTILINE)
+    imports = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
+    if entry is None or imports not in code:
+        raise RuntimeError("fastjsonschema's generated code has changed shape; update this")
+    head = (
+        "# type: ignore\n"
+        f"# Generated from schemas/{MANIFEST_SCHEMA} by `python -m flowplan.manifest.schema_files`"
+        "\n# with fastjsonschema; do not edit. tests/test_manifest_schema.py checks it is current."
+        f'\nSCHEMA_SHA256 = "{schema_digest()}"\n'
+    )
+    return head + code.replace(imports, _EXCEPTIONS) + f"\n\nvalidate = {entry.group(1)}\n"
+
+
+if __name__ == "__main__":
+    COMPILED.write_text(compiled_source(), encoding="utf-8")
+    print(f"wrote {COMPILED}")  # noqa: T201
