@@ -5,6 +5,9 @@ that lets nothing new start."""
 from __future__ import annotations
 
 import threading
+import time
+
+import pytest
 
 from flowplan.engine.graph import Outcome, Step, build_graph, run_graph
 from flowplan.model import Address
@@ -104,3 +107,51 @@ def test_a_stop_starts_nothing_new() -> None:
     outcome = run_graph(build_graph(changes, lambda k: False), work, 1, stopping)
     assert len(started) == 1
     assert len(outcome.not_started) == 3
+
+
+def test_up_to_parallelism_steps_run_at_once_and_dependents_wait() -> None:
+    lock = threading.Lock()
+    now, most, order = 0, 0, []
+    both = threading.Barrier(3)
+
+    def work(step: Step) -> bool:
+        nonlocal now, most
+        with lock:
+            now += 1
+            most = max(most, now)
+        if step.address.key in "abc":
+            both.wait(timeout=5)  # the three run together, or this times out
+        with lock:
+            now -= 1
+            order.append(step.address.key)
+        return True
+
+    keys = "abcdef"
+    changes = [change(Address("connection", k), Action.CREATE) for k in keys]
+    last = Address("connection", "f")
+    changes.append(change(Address("source", "z"), Action.CREATE, requires=[last]))
+    outcome = run_graph(build_graph(changes, lambda k: False), work, 3, threading.Event())
+    assert most == 3
+    assert len(outcome.done) == 7
+    assert order.index("z") > order.index("f")
+
+
+def test_an_exception_starts_nothing_new_and_is_raised_once_the_others_end() -> None:
+    started: list[str] = []
+    lock = threading.Lock()
+    first_running = threading.Event()
+
+    def work(step: Step) -> bool:
+        with lock:
+            started.append(step.address.key)
+        if step.address.key == "a":
+            first_running.set()
+            time.sleep(0.2)  # still in flight when "b" fails
+            return True
+        first_running.wait(5)
+        raise RuntimeError("a bug")
+
+    changes = [change(Address("connection", k), Action.CREATE) for k in "abcdef"]
+    with pytest.raises(RuntimeError, match="a bug"):
+        run_graph(build_graph(changes, lambda k: False), work, 2, threading.Event())
+    assert sorted(started) == ["a", "b"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,6 +73,9 @@ def build_graph(
     return graph
 
 
+IDLE_POLL_S = 0.2  # how often a worker with nothing ready looks at `stopping`
+
+
 def run_graph(
     graph: Mapping[Step, set[Step]],
     work: Callable[[Step], bool],
@@ -82,39 +84,93 @@ def run_graph(
 ) -> Outcome:
     """Run every step after the steps it waits for; `work` returns False when the step failed.
 
-    Once `stopping` is set no new step starts; the ones in flight are waited for."""
-    outcome = Outcome()
-    waiting = {step: set(deps) for step, deps in graph.items()}
-    dependents: dict[Step, list[Step]] = {}
-    for step, deps in graph.items():
-        for dep in deps:
-            dependents.setdefault(dep, []).append(step)
-    ready = sorted(s for s, deps in waiting.items() if not deps)  # a heap: smallest first
-    for step in ready:
-        del waiting[step]
-    running: dict[Future[bool], Step] = {}
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        while ready or running:
-            while ready and len(running) < parallelism and not stopping.is_set():
-                step = heapq.heappop(ready)  # not sort + pop(0): quadratic at 10,000 (#18)
-                running[pool.submit(work, step)] = step
-            if stopping.is_set():
-                outcome.not_started += sorted(ready)
-                ready = []
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                step = running.pop(future)
-                if future.result():
-                    outcome.done.append(step)
-                    for released in _released(step, waiting, dependents):
-                        heapq.heappush(ready, released)
-                else:
-                    outcome.failed.append(step)
-                    _skip(step, step, waiting, dependents, outcome)
-    outcome.not_started += sorted(waiting)
-    return outcome
+    Once `stopping` is set no new step starts; the ones in flight are waited for. An exception
+    from `work` also lets nothing new start, and is raised here once the others have finished."""
+    run = _Run(graph, work, stopping)
+    count = max(1, min(parallelism, len(graph)))
+    workers = [
+        threading.Thread(target=run.worker, name=f"flowplan-apply-{i}") for i in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if run.error is not None:
+        raise run.error
+    run.outcome.not_started += sorted(run.ready) + sorted(run.waiting)
+    return run.outcome
+
+
+class _Run:
+    """The steps' bookkeeping, shared by the workers under one lock. A worker that finishes a
+    step takes the next ready one itself: no hand-over to a scheduling thread between two
+    requests, which on a busy interpreter cost each step two waits for the GIL."""
+
+    def __init__(
+        self,
+        graph: Mapping[Step, set[Step]],
+        work: Callable[[Step], bool],
+        stopping: threading.Event,
+    ) -> None:
+        self.work = work
+        self.stopping = stopping
+        self.outcome = Outcome()
+        self.waiting = {step: set(deps) for step, deps in graph.items()}
+        self.dependents: dict[Step, list[Step]] = {}
+        for step, deps in graph.items():
+            for dep in deps:
+                self.dependents.setdefault(dep, []).append(step)
+        self.ready = sorted(s for s, deps in self.waiting.items() if not deps)  # a heap
+        for step in self.ready:
+            del self.waiting[step]
+        self.running = 0
+        self.error: BaseException | None = None
+        self._cond = threading.Condition()
+
+    def worker(self) -> None:
+        step = self._next(None, False)
+        while step is not None:
+            try:
+                ok = self.work(step)
+            except BaseException as exc:
+                with self._cond:
+                    self.error = self.error or exc
+                    self.running -= 1
+                    self._cond.notify_all()
+                return
+            step = self._next(step, ok)
+
+    def _next(self, finished: Step | None, ok: bool) -> Step | None:
+        """Record `finished` (if any), then the next step to run, or None when this worker is
+        done: nothing left that could become ready, or a stop."""
+        with self._cond:
+            if finished is not None:
+                self.running -= 1
+                self._finish(finished, ok)
+            while True:
+                if self.stopping.is_set() or self.error is not None:
+                    self._cond.notify_all()
+                    return None
+                if self.ready:
+                    self.running += 1
+                    # not sort + pop(0): quadratic at 10,000 (#18)
+                    return heapq.heappop(self.ready)
+                if not self.running:
+                    self._cond.notify_all()  # nothing will become ready: the others end too
+                    return None
+                self._cond.wait(IDLE_POLL_S)
+
+    def _finish(self, step: Step, ok: bool) -> None:
+        if ok:
+            self.outcome.done.append(step)
+            released = _released(step, self.waiting, self.dependents)
+            for new in released:
+                heapq.heappush(self.ready, new)
+            if released:
+                self._cond.notify(len(released))
+        else:
+            self.outcome.failed.append(step)
+            _skip(step, step, self.waiting, self.dependents, self.outcome)
 
 
 def _released(
