@@ -130,7 +130,8 @@ class Context:
                 return 0
             kinds = {k.name: k for k in planned.kinds}
             writer = StateWriter(self.store, state)
-            with interruptible(writer) as stop, printer.applying(plan):
+            output = printer.flush_before_exit
+            with interruptible(writer, output) as stop, printer.applying(plan):
                 try:
                     applier = Applier(
                         client, writer, kinds, planned.desired, printer.event, stop.event

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -28,7 +28,9 @@ class Stop:
 
 
 @contextlib.contextmanager
-def interruptible(writer: StateWriter) -> Iterator[Stop]:
+def interruptible(
+    writer: StateWriter, flush_output: Callable[[], None] = lambda: None
+) -> Iterator[Stop]:
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signal handlers can only be set from the main thread
@@ -36,6 +38,8 @@ def interruptible(writer: StateWriter) -> Iterator[Stop]:
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if stop.signal is not None:
+            with contextlib.suppress(Exception):
+                flush_output()  # the lines of what finished, before this one
             click.echo("Stopping now; what finished is recorded.", err=True)
             with contextlib.suppress(Exception):
                 writer.flush()

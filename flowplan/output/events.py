@@ -14,6 +14,7 @@ from flowplan import redact
 from flowplan.engine.applier import Event
 from flowplan.engine.changes import Plan
 from flowplan.output import progress, render
+from flowplan.output.lines import LineBatcher
 
 
 class EventPrinter:
@@ -25,6 +26,7 @@ class EventPrinter:
         self.color = color  # click strips ANSI off a TTY unless told otherwise
         self.state_only: set[str] = set()
         self.progress: progress.Progress | None = None
+        self._batch: LineBatcher | None = None  # while applying: stdout lines, batched
 
     def prompt(self, plan: Plan) -> str:
         """The apply prompt names where the changes go."""
@@ -42,15 +44,37 @@ class EventPrinter:
         if not self.as_json and progress.on_a_terminal():
             self.progress = progress.Progress(len(changes), click.echo, progress.INTERVAL_S)
             self.progress.start([str(c.address) for c in changes])
+        self._batch = LineBatcher(lambda text: click.echo(text, nl=False))
         try:
             yield
         finally:
+            batch, self._batch = self._batch, None
+            batch.close()
             if self.progress is not None:
                 self.progress.stop()
                 self.progress = None
 
+    def flush(self) -> None:
+        if self._batch is not None:
+            self._batch.flush()
+
+    def flush_before_exit(self) -> None:
+        """The lines not written yet, without waiting long for a write in progress."""
+        if self._batch is not None:
+            self._batch.flush(timeout=0.5)
+
+    def _out(self, line: str) -> None:
+        if self._batch is not None:
+            self._batch.add(line)
+        else:
+            click.echo(line)
+
+    def _err(self, line: str) -> None:
+        self.flush()  # what came before it, first
+        click.echo(line, err=True, color=self.color)
+
     def _emit(self, event: dict[str, Any]) -> None:
-        click.echo(redact.scrub(json.dumps(event, sort_keys=True)))
+        self._out(redact.scrub(json.dumps(event, sort_keys=True)))
 
     def plan(self, plan: Plan) -> None:
         if self.as_json:
@@ -65,25 +89,20 @@ class EventPrinter:
             self._emit(event)
             return
         if event["type"] == "error":
-            message = self.style(f"! {event['address']}: {redact.scrub(event['message'])}", "red")
-            click.echo(message, err=True, color=self.color)
+            self._err(self.style(f"! {event['address']}: {redact.scrub(event['message'])}", "red"))
             return
         if event["type"] == "warning":
             message = f"Warning: {event['address']}: {redact.scrub(event['message'])}"
-            click.echo(self.style(message, "yellow"), err=True, color=self.color)
+            self._err(self.style(message, "yellow"))
             return
         if event["type"] == "skipped":
-            click.echo(
-                self.style(f"! skipped {event['address']}: {event['because']} failed", "red"),
-                err=True,
-                color=self.color,
-            )
+            self._err(self.style(f"! skipped {event['address']}: {event['because']} failed", "red"))
             return
         sign = SIGNS.get(event["verb"], "~")
         where = f" (id {event['id']})" if event.get("id") else ""
         if event["address"] in self.state_only:
             where += " (protect: state only; nothing was sent)"
-        click.echo(f"{sign} {event['verb']} {event['address']}{where}")
+        self._out(f"{sign} {event['verb']} {event['address']}{where}")
 
     def done(self, counts: dict[str, int]) -> None:
         if self.as_json:
