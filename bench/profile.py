@@ -40,11 +40,13 @@ AREAS = [
     ("imports", "built-in method builtins.exec"),
     ("imports", "marshal"),
     ("YAML", "manifest/yaml_loader"),
+    ("YAML", "manifest/fast_yaml"),
+    ("YAML", "yaml_rs"),
     ("YAML", "/yaml/"),
     ("YAML", "_yaml"),
     ("schema validation", "schema_check"),
     ("schema validation", "fastjsonschema"),
-    ("schema validation", "<string>:"),  # fastjsonschema's compiled validator
+    ("schema validation", "compiled_schema"),  # the validator generated ahead of time
     ("semantic checks", "flowplan/manifest/"),
     ("references", "flowplan/references/"),
     ("planning (kinds, planner)", "flowplan/kinds/"),

@@ -110,7 +110,7 @@ def _plan_kind(
     errors: dict[Address, list[str]],
 ) -> None:
     mine = {a: w for a, w in wanted.items() if a.kind == kind.name}
-    recorded = {a: e for a, e in state.entries() if a.kind == kind.name}
+    recorded = {Address(kind.name, k): e for k, e in state.of_kind(kind.name).items()}
     _check_unique(kind, mine, recorded, errors)
     by_id = {r.id: r for r in remote}
     managed_ids = {e.id for e in recorded.values()}

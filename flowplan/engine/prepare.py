@@ -73,7 +73,7 @@ def read_remote(
     found: dict[str, dict[str, Remote]] = {k.name: {} for k in kinds}
     jobs: list[tuple[Kind, list[str]]] = []
     for kind in kinds:
-        managed = sorted({e.id for a, e in state.entries() if a.kind == kind.name})
+        managed = sorted({e.id for e in state.of_kind(kind.name).values()})
         new = [d for a, d in desired.items() if a.kind == kind.name and state.get(a) is None]
         jobs += [(kind, q) for q in kind.remote_queries(managed, new)]
     _run(client, jobs, found, parallelism)

@@ -86,6 +86,9 @@ class State:
     fingerprint_key: str  # hex; makes fingerprints useless without the state
     sections: dict[str, dict[str, StateEntry]] = field(default_factory=dict)
     exists: bool = True  # False until first written
+    _fingerprints: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def new(cls, org: str, sandbox: str) -> State:
@@ -119,6 +122,10 @@ class State:
                 self.put(address, replace(other, requires=requires))
         return True
 
+    def of_kind(self, kind: str) -> dict[str, StateEntry]:
+        """The entries of one kind by key (`connection` -> the `connections` section)."""
+        return self.sections.get(f"{kind}s", {})
+
     def entries(self) -> Iterator[tuple[Address, StateEntry]]:
         for section, entries in self.sections.items():
             kind = section[:-1]
@@ -129,9 +136,13 @@ class State:
         return next((a for a, e in self.entries() if a.kind == kind and e.id == resource_id), None)
 
     def fingerprint(self, param: str, value: str) -> str:
-        key = bytes.fromhex(self.fingerprint_key)
-        digest = hmac.new(key, f"{param}\0{value}".encode(), hashlib.sha256).hexdigest()
-        return f"hmac-sha256:{digest}"
+        # connections often share a secret (one app's client secret): computed once per run
+        found = self._fingerprints.get((param, value))
+        if found is None:
+            key = bytes.fromhex(self.fingerprint_key)
+            digest = hmac.new(key, f"{param}\0{value}".encode(), hashlib.sha256).hexdigest()
+            found = self._fingerprints[(param, value)] = f"hmac-sha256:{digest}"
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
