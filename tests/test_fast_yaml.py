@@ -145,3 +145,19 @@ def test_without_yaml_rs_the_strict_loader_reads_everything(
     doc = yamlload.loads("a: [1, x]\n", "m.yaml")
     assert doc.data == {"a": [1, "x"]}
     assert doc.positions is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n'a': 2\n",
+        "1: a\n1.0: b\n",
+        "true: a\n1: b\n",
+        "null: a\n~: b\n",
+        "1: a\n0x1: b\n",
+        "{a: 1, a: 2}\n",
+    ],
+)
+def test_keys_equal_in_python_are_duplicates_whichever_reads_them(text: str) -> None:
+    with pytest.raises(ManifestError, match="duplicate key"):
+        yamlload.loads(text, "m.yaml")
