@@ -1,17 +1,26 @@
 """TLS: the server's certificate is verified against certifi's CA bundle, whatever the
-environment says, and a refused handshake is a network error that names TLS."""
+environment says, and a refused handshake is a network error that names TLS. Each origin
+(Flow Service, Data Prep, IMS) has its pool."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import certifi
 import pytest
-from test_client_fake import FakeServer, fake_settings, ok
+from test_client_fake import (
+    PREP,
+    FakeServer,
+    Reply,
+    Request,
+    fake_settings,
+    ok,
+    serve_fixture,  # noqa: F401
+)
 
 from flowplan.errors import NetworkError
 from flowplan.flowservice.client import FlowServiceClient
@@ -88,3 +97,30 @@ def test_a_certificate_from_certifis_bundle_is_trusted(
     monkeypatch.setattr(certifi, "where", lambda: str(cert))
     assert [c["id"] for c in https_client(fake).list("connections")] == ["c1"]
     assert fake.requests[0].headers["user-agent"].startswith("flowplan/")
+
+
+def test_flow_service_data_prep_and_ims_on_three_origins(
+    serve: Callable[[Callable[[Request], Reply]], FakeServer],
+) -> None:
+    """Each origin keeps its own pool for the whole run (none is closed under another)."""
+    answers = iter([ok({"items": [{"id": "c1"}]}), ok({"error_code": "401013"}, 401)])
+    flow = serve(lambda req: next(answers, ok({"items": [{"id": "c1"}]})))
+    prep = serve(lambda req: ok({"data": [{"id": "m1"}]}))
+    tokens = iter(["first-token", "renewed-token"])
+    ims = serve(lambda req: ok({"access_token": next(tokens)}))
+    settings = fake_settings(
+        flow.base,
+        FLOWPLAN_CONVERSION_ENDPOINT=prep.base + PREP,
+        FLOWPLAN_IMS_ENDPOINT=ims.base + "/ims/token/v3",
+        AEP_ACCESS_TOKEN="",
+        AEP_CLIENT_ID="cid",
+        AEP_CLIENT_SECRET="secret",
+    )
+    client = FlowServiceClient(settings)
+    for _ in range(3):  # the second round's 401 renews the token: IMS is asked again
+        assert [m["id"] for m in client.list("mappingSets", service="conversion")] == ["m1"]
+        assert [c["id"] for c in client.list("connections")] == ["c1"]
+    assert len(ims.requests) == 2
+    assert ims.requests[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert flow.requests[-1].headers["authorization"] == "Bearer renewed-token"
+    assert len(prep.requests) == 3

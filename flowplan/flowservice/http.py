@@ -99,6 +99,7 @@ class Transport:
         self._pools.clear()
 
     def _pool(self, origin: str) -> HTTPConnectionPool:
+        """The origin's pool, kept (the manager's lookup parses the URL every time)."""
         pool = self._origins.get(origin)
         if pool is None:
             pool = self._origins[origin] = self._pools.connection_from_url(origin)

@@ -138,8 +138,11 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
+MAX_ORIGINS = 4  # Flow Service, Data Prep and IMS at most: no pool is ever evicted
+
+
 def watched_pools(maxsize: int, **pool_kwargs: Any) -> PoolManager:
     """urllib3's pools whose connections obey the current thread's Deadline."""
-    pools = PoolManager(num_pools=2, maxsize=maxsize, block=False, **pool_kwargs)
+    pools = PoolManager(num_pools=MAX_ORIGINS, maxsize=maxsize, block=False, **pool_kwargs)
     pools.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
     return pools
