@@ -106,7 +106,7 @@ def test_flow_service_data_prep_and_ims_on_three_origins(
     answers = iter([ok({"items": [{"id": "c1"}]}), ok({"error_code": "401013"}, 401)])
     flow = serve(lambda req: next(answers, ok({"items": [{"id": "c1"}]})))
     prep = serve(lambda req: ok({"data": [{"id": "m1"}]}))
-    tokens = iter(["first-token", "renewed-token"])
+    tokens = iter(["IMS-TOKEN-first-8c2e71", "IMS-TOKEN-renewed-4b9d03"])
     ims = serve(lambda req: ok({"access_token": next(tokens)}))
     settings = fake_settings(
         flow.base,
@@ -114,7 +114,7 @@ def test_flow_service_data_prep_and_ims_on_three_origins(
         FLOWPLAN_IMS_ENDPOINT=ims.base + "/ims/token/v3",
         AEP_ACCESS_TOKEN="",
         AEP_CLIENT_ID="cid",
-        AEP_CLIENT_SECRET="secret",
+        AEP_CLIENT_SECRET="CLIENT-SECRET-three-origins-5f1c",  # registered for redaction: unique
     )
     client = FlowServiceClient(settings)
     for _ in range(3):  # the second round's 401 renews the token: IMS is asked again
@@ -122,5 +122,5 @@ def test_flow_service_data_prep_and_ims_on_three_origins(
         assert [c["id"] for c in client.list("connections")] == ["c1"]
     assert len(ims.requests) == 2
     assert ims.requests[0].headers["content-type"] == "application/x-www-form-urlencoded"
-    assert flow.requests[-1].headers["authorization"] == "Bearer renewed-token"
+    assert flow.requests[-1].headers["authorization"] == "Bearer IMS-TOKEN-renewed-4b9d03"
     assert len(prep.requests) == 3
