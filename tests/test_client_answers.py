@@ -27,6 +27,7 @@ from flowplan.errors import (
     OutcomeUnknownError,
     UnexpectedAnswerError,
 )
+from flowplan.flowservice.answers import Answer
 from flowplan.flowservice.client import FlowServiceClient
 from flowplan.flowservice.settings import Settings
 
@@ -281,3 +282,21 @@ def test_no_answer_shape_makes_a_traceback(serve: Serve, body: bytes) -> None:
     for call in calls:
         with contextlib.suppress(ApiError):
             call()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", '{"name": "caf\u00e9"}'.encode()),
+        ("application/json; charset=ISO-8859-1", '{"name": "caf\u00e9"}'.encode("latin-1")),
+        ('application/json; charset="utf-8"', '{"name": "caf\u00e9"}'.encode()),
+        ("application/json; charset=no-such-codec", '{"name": "caf\u00e9"}'.encode()),
+    ],
+)
+def test_an_answer_is_decoded_as_its_charset_says(content_type: str, body: bytes) -> None:
+    assert Answer(200, {"Content-Type": content_type}, body).json() == {"name": "caf\u00e9"}
+
+
+def test_an_answer_that_is_not_json_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="Expecting value"):
+        Answer(502, {"Content-Type": "text/html"}, b"<html>Bad gateway</html>").json()
