@@ -10,12 +10,9 @@ from pathlib import Path
 
 import click
 
-from flowplan.cli.signals import interruptible
-from flowplan.engine.applier import Applier, new_counts, stale_records
 from flowplan.engine.changes import Plan
 from flowplan.engine.guards import check_mass_delete
 from flowplan.engine.prepare import Planned, make_plan
-from flowplan.engine.saved_plans import check_against_fresh, check_saved_plan
 from flowplan.errors import ApplyError, StalePlanError
 from flowplan.flowservice.client import FlowServiceClient
 from flowplan.flowservice.settings import Settings
@@ -26,7 +23,6 @@ from flowplan.references.resolver import Resolver
 from flowplan.state.file import StateStore
 from flowplan.state.location import open_state
 from flowplan.state.model import State
-from flowplan.state.writer import StateWriter
 
 
 @dataclass(frozen=True)
@@ -97,6 +93,12 @@ class Context:
         auto_approve: bool,
         printer: EventPrinter,
     ) -> int:
+        # here, not at the top: `plan` shares this module and needs none of them (~30 ms)
+        from flowplan.cli.signals import interruptible
+        from flowplan.engine.applier import Applier, new_counts, stale_records
+        from flowplan.engine.saved_plans import check_against_fresh, check_saved_plan
+        from flowplan.state.writer import StateWriter
+
         client = self.client(parallelism)
         with self.store.lock(lock_timeout):
             state = self.load_state()
