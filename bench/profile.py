@@ -107,8 +107,12 @@ def main() -> int:
         command = "plan" if args.job.startswith("plan") else "apply"
         extra = ["--auto-approve"] if command == "apply" else []
         out = work / "profile.out"
+        runner = work / "flowplan_main.py"  # main(argv) returns: the profile gets written
+        runner.write_text(
+            "import sys\nfrom flowplan.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+        )
         subprocess.run(
-            [PYTHON, "-m", "cProfile", "-o", str(out), "-m", "flowplan", command, "-f",
+            [PYTHON, "-m", "cProfile", "-o", str(out), str(runner), command, "-f",
              str(path), *extra],
             env=env, cwd=work, capture_output=True, check=True,
         )  # fmt: skip

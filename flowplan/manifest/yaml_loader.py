@@ -19,14 +19,14 @@ import gc
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-
-import yaml
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowplan.errors import Diagnostic, ManifestError
 from flowplan.manifest import fast_yaml
 
-_Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import yaml
+
 
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
@@ -163,7 +163,9 @@ def _merge(file: str, target: dict[Any, Any], value: Any, event: Any) -> None:
 def _events(text: str) -> Iterator[Any]:
     """The parser's events; leaner than `yaml.parse` (one call into libyaml per event, not
     two: ~30% of the event stream's cost)."""
-    parser = _Parser(text)
+    import yaml  # here: a manifest the fast reader reads needs no PyYAML (~20 ms to import)
+
+    parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         get, end = parser.get_event, yaml.StreamEndEvent
         while True:
@@ -177,6 +179,8 @@ def _events(text: str) -> Iterator[Any]:
 
 def _build(text: str, file: str) -> tuple[Any, Positions]:
     """One loop over the events; kept in one function because it runs once per value."""
+    import yaml
+
     data: Any = None
     positions = Positions()
     values, keys = positions.values, positions.keys
@@ -314,6 +318,8 @@ def loads(text: str, file: str = "<string>") -> LoadedYaml:
 
 
 def _strict(text: str, file: str) -> tuple[Any, Positions]:
+    import yaml
+
     try:
         with collector_paused():
             return _build(text, file)

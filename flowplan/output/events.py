@@ -6,15 +6,17 @@ import contextlib
 import json
 import signal
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flowplan import redact
-from flowplan.engine.applier import Event
 from flowplan.engine.changes import Plan
 from flowplan.output import progress, render
 from flowplan.output.lines import LineBatcher
+
+if TYPE_CHECKING:
+    from flowplan.engine.applier import Event
 
 
 class EventPrinter:
