@@ -100,6 +100,9 @@ def _run(
 ) -> None:
     if not jobs:
         return
+    # unfiltered listings first: they follow every page one after another (Data Prep's mapping
+    # sets: 6 pages for 500) and set the round's length; filtered queries are one page each
+    jobs = sorted(jobs, key=lambda job: bool(job[1]))
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(jobs)))) as pool:
         for kind, batch in pool.map(lambda job: (job[0], job[0].list_remote(client, job[1])), jobs):
             for remote in batch:
