@@ -172,3 +172,44 @@ def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(tmp_path: Path) -> None
         assert set(recorded(path).values()) <= ours(emu)
         assert_converges(path, emu)
     record("signals", double_ctrl_c=1, cut_short_then_adopted=len(cut_short), duplicates=0, lost=0)
+
+
+SAVE_INTERRUPTED = """
+import os, signal, sys, time
+from pathlib import Path
+from flowplan.cli.signals import interruptible
+from flowplan.model import Address
+from flowplan.state.file import StateStore
+from flowplan.state.model import State, StateEntry
+from flowplan.state.writer import StateWriter
+
+
+class SlowStore(StateStore):
+    def save(self, state):
+        # both signals arrive while this thread is inside a save
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(60)
+
+
+writer = StateWriter(SlowStore(Path(sys.argv[1])), State.new("o", "prod"))
+writer.record(Address("connection", "a"), StateEntry("id-a", "e", {}))
+with interruptible(writer):
+    writer.flush()
+"""
+
+
+def test_a_second_signal_during_a_save_in_the_same_thread_still_exits(tmp_path: Path) -> None:
+    """The handler's own flush must not wait for the save it interrupted (it would wait
+    forever: the lock is held by the very thread the handler runs in)."""
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", SAVE_INTERRUPTED, str(tmp_path / "s.json")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 130, done.stderr[-500:]
+    assert time.monotonic() - start < 15
+    assert "Stopping now" in done.stderr

@@ -20,6 +20,10 @@ import click
 
 from flowplan.state.writer import StateWriter
 
+# A second signal waits this long for a save in progress: one that it interrupted in its own
+# thread never ends, and the process must still leave at once.
+SAVE_WAIT_S = 2.0
+
 
 @dataclass
 class Stop:
@@ -42,7 +46,7 @@ def interruptible(
                 flush_output()  # the lines of what finished, before this one
             click.echo("Stopping now; what finished is recorded.", err=True)
             with contextlib.suppress(Exception):
-                writer.flush()
+                writer.flush(wait_s=SAVE_WAIT_S)
             os._exit(128 + stop.signal)
         stop.signal = signum
         stop.event.set()

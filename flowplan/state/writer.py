@@ -56,24 +56,40 @@ class StateWriter:
         with self._lock:
             return {e.id for a, e in self.state.entries() if a.kind == kind}
 
-    def flush(self) -> None:
+    def flush(self, wait_s: float = -1) -> None:
         """Write what was recorded. Recorders wait for a copy of the entries, not for the disk
-        (a 10,000-entry state takes ~0.5 s to write and fsync): the workers keep going (#18)."""
-        with self._save_lock:  # saves one at a time, in order
+        (a 10,000-entry state takes ~0.5 s to write and fsync): the workers keep going (#18).
+
+        With `wait_s`, give up when a save in progress does not end within it: a signal
+        handler may have interrupted that very save, in its own thread, and would wait for
+        it forever (what that save held is found again by name on the next run)."""
+        if not self._save_lock.acquire(timeout=wait_s):
+            return
+        try:
+            self._save(wait_s)
+        finally:
+            self._save_lock.release()
+
+    def _save(self, wait_s: float) -> None:
+        """One save of what was recorded; the caller holds _save_lock (saves go in order)."""
+        if not self._lock.acquire(timeout=wait_s):
+            return
+        try:
+            if not self._dirty:
+                return
+            sections = {name: dict(entries) for name, entries in self.state.sections.items()}
+            snapshot = replace(self.state, sections=sections)
+            self._dirty = False
+        finally:
+            self._lock.release()
+        try:
+            self.store.save(snapshot)
+        except BaseException:
             with self._lock:
-                if not self._dirty:
-                    return
-                sections = {name: dict(entries) for name, entries in self.state.sections.items()}
-                snapshot = replace(self.state, sections=sections)
-                self._dirty = False
-            try:
-                self.store.save(snapshot)
-            except BaseException:
-                with self._lock:
-                    self._dirty = True
-                raise
-            with self._lock:
-                self.state.serial, self.state.exists = snapshot.serial, snapshot.exists
+                self._dirty = True
+            raise
+        with self._lock:
+            self.state.serial, self.state.exists = snapshot.serial, snapshot.exists
 
     def _run(self) -> None:
         """Background flushes; a failure (a lost compare-and-swap, a full disk) stops them, and
