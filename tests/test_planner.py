@@ -253,3 +253,15 @@ def test_auth_spec_change_is_a_replace() -> None:
     change = only(plan({"a": desired("a", new)}, state(a=entry("1", old)), [remote("1", old)]))
     assert change.action is Action.REPLACE
     assert "auth spec cannot be changed in place" in change.reason
+
+
+def test_names_looked_up_in_batches_that_fit_a_query() -> None:
+    from flowplan.kinds.base import NAME_CHARS_PER_QUERY
+    from flowplan.kinds.connection import _name_batches
+
+    names = {f"name-{i:04d}" for i in range(1000)}
+    queries = _name_batches("connectionSpec.id==x", names)
+    values = [q[1].removeprefix("name==") for q in queries]
+    assert all(len(v) <= NAME_CHARS_PER_QUERY for v in values)
+    assert all(len(v) > NAME_CHARS_PER_QUERY - 20 for v in values[:-1])  # batches are full
+    assert sorted(n for v in values for n in v.split(",")) == sorted(names)

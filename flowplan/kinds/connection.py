@@ -248,10 +248,12 @@ def _name_batches(spec_filter: str, names: set[str]) -> list[list[str]]:
         return [[spec_filter]]
     queries: list[list[str]] = []
     batch: list[str] = []
+    size = 0  # characters of the batch's names, each with its comma
     for name in sorted(names):
-        if batch and sum(len(n) + 1 for n in batch) + len(name) > NAME_CHARS_PER_QUERY:
+        if batch and size + len(name) > NAME_CHARS_PER_QUERY:
             queries.append([spec_filter, f"name=={','.join(batch)}"])
-            batch = []
+            batch, size = [], 0
         batch.append(name)
+        size += len(name) + 1
     queries.append([spec_filter, f"name=={','.join(batch)}"])
     return queries
