@@ -291,6 +291,8 @@ def test_no_answer_shape_makes_a_traceback(serve: Serve, body: bytes) -> None:
         ("application/json; charset=ISO-8859-1", '{"name": "caf\u00e9"}'.encode("latin-1")),
         ('application/json; charset="utf-8"', '{"name": "caf\u00e9"}'.encode()),
         ("application/json; charset=no-such-codec", '{"name": "caf\u00e9"}'.encode()),
+        ("application/json; charset=hex", '{"name": "caf\u00e9"}'.encode()),  # not a text one
+        ("application/json; charset=zlib", '{"name": "caf\u00e9"}'.encode()),
     ],
 )
 def test_an_answer_is_decoded_as_its_charset_says(content_type: str, body: bytes) -> None:

@@ -47,9 +47,11 @@ class Answer:
             if name.strip().lower() == "charset" and value.strip():
                 charset = value.strip().strip("\"'")
         try:
-            codecs.lookup(charset)
+            known = codecs.lookup(charset)
         except LookupError:
             charset = "utf-8"
+        else:  # `hex`, `rot13`, `zlib`... are codecs, not text encodings
+            charset = charset if getattr(known, "_is_text_encoding", True) else "utf-8"
         return json.loads(self.content.decode(charset, "replace"))
 
 
