@@ -226,3 +226,10 @@ def test_ten_thousand_connections_validate_quickly() -> None:
     elapsed = time.monotonic() - start
     assert len(m.connections) == 10_000
     assert elapsed < 4  # the 2 s target is measured by bench/, on a quiet machine
+
+
+def test_a_connection_with_neither_type_nor_spec_is_told_to_give_one() -> None:
+    text = "version: 1\nsandbox: prod\nconnections:\n  c1:\n    name: n\n    auth: {params: {}}\n"
+    assert problems(text) == [
+        (4, "connections.c1: give either `type` or `connectionSpec`, one of them")
+    ]

@@ -97,14 +97,14 @@ def _explain(error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
                 f"{expected} (lower-case letters, digits, '-' and '_')",
             )
         ]
-    if kind == "required":
-        missing = [r for r in expected if r not in value] if isinstance(value, dict) else []
-        at = (*path, "<key>") if path else path  # the line that names the mapping
-        return [(at, f"{where}: {short(r)} is required") for r in missing]
     either = _type_or_spec(error)
     if either is not None:
         at = path[:-1] if path[-1:] == ("connectionSpec",) else path
         return [((*at, "<key>"), f"{dotted(at)}: give either `type` or `connectionSpec`, {either}")]
+    if kind == "required":
+        missing = [r for r in expected if r not in value] if isinstance(value, dict) else []
+        at = (*path, "<key>") if path else path  # the line that names the mapping
+        return [(at, f"{where}: {short(r)} is required") for r in missing]
     messages: dict[str, Callable[[], str]] = {
         "type": lambda: f"expected {_type_names(expected)}, got {_yaml_type(value)} {short(value)}",
         "const": lambda: f"must be {expected!r}, got {short(value)}",
