@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,13 @@ def test_manifests_of_the_project_take_the_fast_path_and_read_alike() -> None:
         "- :\n",
         "a: 1\nb: 2\rc: 3\n",
         "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 20_000)),
+        "- " * 20_000 + "a\n",  # on the first line: yaml-rs would overflow its stack
+        "a: 0O7\n",
+        "a: 0X1F\n",
+        "a: " + "1" * 5_000 + "\n",  # longer than a line may be on the fast path
+        "{a: [b,\n c]}\n",
+        "x${y}: [a,\n b]\n",
+        "a: | # a comment\n  text\n",
     ],
 )
 def test_what_they_read_differently_goes_to_the_strict_loader(text: str) -> None:
@@ -118,9 +126,11 @@ def test_what_they_read_differently_goes_to_the_strict_loader(text: str) -> None
 
 @pytest.mark.parametrize("depth", [62, 63, 64, 65])
 def test_the_nesting_limit_is_the_strict_loaders(depth: int) -> None:
-    for text in ("a: " + "[" * depth + "]" * depth, "- " * depth + "x\n"):
-        read_fast = fast_yaml.was_read(fast(text))
-        assert read_fast == (strict(text)[0] == "read")
+    flow = "a: " + "[" * depth + "]" * depth  # only the check on the data sees its depth
+    assert fast_yaml.was_read(fast(flow)) == (strict(flow)[0] == "read")
+    block = "- " * depth + "x\n"  # deep indentation goes to the strict loader before that
+    if strict(block)[0] == "refused":
+        assert not fast_yaml.was_read(fast(block))
 
 
 def test_limits_on_size_and_count_send_the_document_to_the_strict_loader() -> None:
@@ -161,3 +171,25 @@ def test_without_yaml_rs_the_strict_loader_reads_everything(
 def test_keys_equal_in_python_are_duplicates_whichever_reads_them(text: str) -> None:
     with pytest.raises(ManifestError, match="duplicate key"):
         yamlload.loads(text, "m.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "x_1" * 80_000 + "\n",  # one long word with a hint at every third character
+        "a: " + "[" * 200_000 + "\n",
+        "a: " + "{" * 200_000 + "\n",
+        "a: " + "| #" * 60_000 + "\n",
+        "a: " + "0x" * 100_000 + "\n",
+    ],
+)
+def test_the_pre_screen_is_linear_on_hostile_text(text: str) -> None:
+    start = time.perf_counter()
+    fast_yaml.needs_strict(text)
+    assert time.perf_counter() - start < 1.0  # quadratic, these took 30 s and more
+
+
+def test_a_number_too_long_for_python_is_a_located_error() -> None:
+    with pytest.raises(ManifestError, match="digits is too long") as info:
+        yamlload.loads("a: 1\nb: " + "9" * 5_000 + "\n", "m.yaml")
+    assert info.value.diagnostics[0].line == 2

@@ -52,17 +52,22 @@ _STRICT_FORMS = tuple(
             r"\{ *[?:|>%@`]",
             r", *[?:|>%@`]",
             r": +[?:|>%@`]",
-            r"\{[^\n}]*\n",  # a flow collection over several lines (multi-line keys)
-            r"\[[^\n\]]*\n",
-            r"\|[-+1-9]* *(?:#[^\n]*)?(?:\r?\n|\Z)",  # a block scalar's header
-            r">[-+1-9]* *(?:#[^\n]*)?(?:\r?\n|\Z)",
+            r"\|[-+1-9]* *(?:#|\r?\n|\Z)",  # a block scalar's header
+            r">[-+1-9]* *(?:#|\r?\n|\Z)",
         ),
     )
 )
+# A flow collection's opening bracket (`${` is a reference, not one): its line must close
+# what it opens (flow keys over several lines read differently).
+_FLOW_OPENERS = (re.compile(r"\["), re.compile(r"\{(?<!\$\{)"))
+# Longer lines go to the strict loader: it bounds every search above by the line, keeps a
+# number short (yaml-rs parses a long one in quadratic time; a value's size limit is the
+# strict loader's to report), and real manifests have no such lines.
+LONGEST_LINE = 4096
 _NUMBER_HINTS = tuple(map(re.compile, (r"_[0-9.]", r"_(?<=[0-9.]_)", r"0[xXoObB]")))
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
 # Words that yaml-rs reads as numbers and the strict loader (YAML 1.2 core) as strings.
-_QUIRKY_NUMBER = re.compile(r"[-+]?_.*|[-+]?[0-9.][0-9a-zA-Z._+-]*_.*|[-+]?0[bB].*|[-+]0[xXoO].*")
+_QUIRKY_NUMBER = re.compile(r"[-+]?_.*|[-+]?[0-9.][0-9a-zA-Z._+-]*_.*|[-+]?0[bBXO].*|[-+]0[xXoO].*")
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 
 _NOT_READ = object()
@@ -91,18 +96,48 @@ def was_read(data: Any) -> bool:
 
 
 def needs_strict(text: str) -> bool:
-    """Whether the text holds something only the strict loader reads right (see above)."""
+    """Whether the text holds something only the strict loader reads right (see above).
+    Every test here is linear in the text's length (tests/test_fast_yaml.py times them)."""
     if any(part in text for part in _STRICT_ONLY) or text.lstrip(" -")[:1] in ("%", ":"):
         return True
-    if not _printable(text):
+    if len(text) - len(text.lstrip(" ?:-")) >= 100:  # deep nesting on the first line
+        return True
+    if not _printable(text) or max(map(len, text.split("\n"))) > LONGEST_LINE:
         return True
     if any(form.search(text) for form in _STRICT_FORMS):
         return True
-    return any(
-        _QUIRKY_NUMBER.fullmatch(_word_at(text, hit.start()))
-        for hint in _NUMBER_HINTS
-        for hit in hint.finditer(text)
-    )
+    return _flow_over_lines(text) or _quirky_number(text)
+
+
+def _flow_over_lines(text: str) -> bool:
+    """A line that opens a flow collection and does not close it; each line looked at once."""
+    for opener in _FLOW_OPENERS:
+        checked_to = -1
+        for hit in opener.finditer(text):
+            if hit.start() < checked_to:
+                continue
+            start = text.rfind("\n", 0, hit.start()) + 1
+            end = text.find("\n", hit.start())
+            checked_to = len(text) if end < 0 else end
+            line = text[start:checked_to]
+            opened = line.count("[") + line.count("{")  # `${x}` opens and closes one
+            if opened != line.count("]") + line.count("}"):
+                return True
+    return False
+
+
+def _quirky_number(text: str) -> bool:
+    """A word that yaml-rs reads as a number and the strict loader as text; each word is
+    looked at once, however many hints it holds."""
+    for hint in _NUMBER_HINTS:
+        checked_to = -1
+        for hit in hint.finditer(text):
+            if hit.start() < checked_to:
+                continue
+            start, checked_to = _word_bounds(text, hit.start())
+            if _QUIRKY_NUMBER.fullmatch(text, start, checked_to):
+                return True
+    return False
 
 
 def _printable(text: str) -> bool:
@@ -114,14 +149,14 @@ def _printable(text: str) -> bool:
     return text.replace("\r\n", "").replace("\n", "").isprintable()
 
 
-def _word_at(text: str, at: int) -> str:
-    """The run of letters, digits and `._+-` around `at`."""
+def _word_bounds(text: str, at: int) -> tuple[int, int]:
+    """Where the run of letters, digits and `._+-` around `at` starts and ends."""
     start = end = at
     while start > 0 and text[start - 1] in _TOKEN_CHARS:
         start -= 1
     while end < len(text) and text[end] in _TOKEN_CHARS:
         end += 1
-    return text[start:end]
+    return start, end
 
 
 def _within_limits(data: Any, max_depth: int, max_values: int, max_chars: int | None) -> bool:

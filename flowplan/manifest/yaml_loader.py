@@ -207,7 +207,12 @@ def _build(text: str, file: str) -> tuple[Any, Positions]:
                         f"{MAX_SCALAR_BYTES:,} allowed",
                     )
                 # libyaml says '' for the plain style where pure-Python PyYAML says None
-                value = resolve_plain(raw) if event.implicit[0] and not event.style else raw
+                try:
+                    value = resolve_plain(raw) if event.implicit[0] and not event.style else raw
+                except ValueError:  # Python reads at most 4,300 digits into an int
+                    raise _fail(
+                        file, event.start_mark, f"a number of {len(raw):,} digits is too long"
+                    ) from None
                 size = 1
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, 1)
