@@ -12,7 +12,8 @@ refuses or limits them), on tabs, control characters and the YAML 1.1 line break
 PS, on directives and further documents, on number spellings that yaml-rs reads the YAML 1.1
 way (`1_000`, `0b1`, `+0x1`), on flow collections over several lines, on keys that are empty
 or collections, on values that start with an indicator inside a flow collection, and on block
-scalars; and yaml-rs recurses once per nesting level, without a limit for block nesting. A
+scalars; and yaml-rs recurses once per nesting level, without a limit for block nesting, and
+parses a long number in quadratic time (lines over 4,096 characters go to the strict loader). A
 document yaml-rs refuses, or whose data breaks one of the strict loader's limits, goes there
 too, so that the error is the strict loader's, with its line and column.
 tests/test_fast_yaml.py reads random documents both ways and compares.
