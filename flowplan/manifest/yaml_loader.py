@@ -315,7 +315,8 @@ def loads(text: str, file: str = "<string>") -> LoadedYaml:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ManifestError([Diagnostic(file, line, 1, "the file holds a NUL byte; is it binary?")])
-    data = fast_yaml.read(text, MAX_DEPTH, MAX_NODES, MAX_SCALAR_BYTES)
+    with collector_paused():
+        data = fast_yaml.read(text, MAX_DEPTH, MAX_NODES, MAX_SCALAR_BYTES)
     if fast_yaml.was_read(data):
         return LoadedYaml(file, data, text)
     data, positions = _strict(text, file)
