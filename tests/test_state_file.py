@@ -271,3 +271,37 @@ def test_the_manifest_state_key_places_the_state(
     other = tmp_path / "cli.state.json"
     code, out, err = run(capsys, "plan", "-f", str(path), "--state", str(other))  # --state wins
     assert (code, "will be adopted" in out) == (0, True), out + err
+
+
+def test_a_refused_lock_waits_a_moment_for_the_holder_to_name_itself(tmp_path: Path) -> None:
+    """The holder takes the OS lock, then writes its record: a contender that looks in
+    between is given a moment, rather than saying "holder unknown"."""
+    import threading
+
+    import filelock
+
+    file_backend = local.FileBackend(tmp_path / "s.state.json")
+    held = filelock.FileLock(str(file_backend.lock_path), thread_local=False)
+    held.acquire()
+    holder = backend.LockInfo("lock-1", 4242, "alice", "ci-runner", "2026-01-01T00:00:00Z")
+    late = threading.Timer(
+        0.15, lambda: file_backend.holder_path.write_text(holder.to_json(), encoding="utf-8")
+    )
+    late.start()
+    try:
+        with pytest.raises(LockError, match="pid 4242, user alice"), file_backend.lock(0.0):
+            pass
+    finally:
+        late.join()
+        held.release()
+
+
+def test_a_holder_that_never_names_itself_is_unknown_after_the_wait() -> None:
+    looked: list[int] = []
+
+    def nobody() -> backend.LockInfo | None:
+        looked.append(1)
+        return None
+
+    assert backend.holder_once_named(nobody, 0.1, 0.02) is None
+    assert len(looked) >= 3

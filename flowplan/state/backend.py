@@ -93,7 +93,7 @@ def lock_held_error(where: str, holder: LockInfo | None, after_death: str = "") 
     )
 
 
-def poll_until(try_once: Callable[[], bool], timeout: float) -> bool:
+def poll_until(try_once: Callable[[], bool], timeout: float, step_s: float = LOCK_POLL_S) -> bool:
     """Call `try_once` until it returns True or `timeout` seconds have passed (at least once)."""
     deadline = time.monotonic() + max(timeout, 0.0)
     while True:
@@ -102,7 +102,22 @@ def poll_until(try_once: Callable[[], bool], timeout: float) -> bool:
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        time.sleep(min(LOCK_POLL_S, left))
+        time.sleep(min(step_s, left))
+
+
+def holder_once_named(
+    read_holder: Callable[[], LockInfo | None], wait_s: float, step_s: float = LOCK_POLL_S
+) -> LockInfo | None:
+    """The lock's holder, given up to `wait_s` to name itself: a holder takes the lock, then
+    writes its name, and a refused apply that looks in between would say "holder unknown"."""
+    found: list[LockInfo] = []
+
+    def named() -> bool:
+        found.extend(filter(None, [read_holder()]))
+        return bool(found)
+
+    poll_until(named, wait_s, step_s)
+    return found[0] if found else None
 
 
 def check_size(size: int, where: str, backup: str) -> None:

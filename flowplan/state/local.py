@@ -14,14 +14,20 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
 
 from flowplan.errors import StateConflictError, StateError
-from flowplan.state.backend import LockInfo, StateBackend, Token, check_size, lock_held_error
+from flowplan.state.backend import (
+    LockInfo,
+    StateBackend,
+    Token,
+    check_size,
+    holder_once_named,
+    lock_held_error,
+)
 
 
 def atomic_write(path: Path, payload: bytes, mode: int = 0o600) -> None:
@@ -84,8 +90,8 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-HOLDER_TRIES = 10
-HOLDER_WAIT_S = 0.05
+HOLDER_WAIT_S = 0.5  # the holder writes its record just after it takes the lock
+HOLDER_POLL_S = 0.05
 
 
 class FileBackend(StateBackend):
@@ -165,7 +171,8 @@ class FileBackend(StateBackend):
         try:
             lock.acquire(timeout=timeout)
         except filelock.Timeout:
-            raise lock_held_error(str(self.path), self._holder_soon()) from None
+            holder = holder_once_named(self._holder, HOLDER_WAIT_S, HOLDER_POLL_S)
+            raise lock_held_error(str(self.path), holder) from None
         try:
             with contextlib.suppress(OSError):
                 atomic_write(self.holder_path, LockInfo.mine().to_json().encode(), 0o644)
@@ -176,16 +183,6 @@ class FileBackend(StateBackend):
             with contextlib.suppress(OSError):
                 self.holder_path.unlink()
             lock.release()
-
-    def _holder_soon(self) -> LockInfo | None:
-        """The holder writes its record just after it takes the lock: a refused apply that
-        looks in between waits a moment for it rather than saying "holder unknown"."""
-        for _ in range(HOLDER_TRIES):
-            holder = self._holder()
-            if holder is not None:
-                return holder
-            time.sleep(HOLDER_WAIT_S)
-        return None
 
     def _holder(self) -> LockInfo | None:
         try:

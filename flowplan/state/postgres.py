@@ -33,6 +33,7 @@ from flowplan.state.backend import (
     StateBackend,
     Token,
     check_size,
+    holder_once_named,
     lock_held_error,
     poll_until,
 )
@@ -199,7 +200,8 @@ class PostgresBackend(StateBackend):
         conn = self._connect()
         try:
             if not poll_until(lambda: _try_lock(conn, key), timeout):
-                raise lock_held_error(self._shown, self._holder_once_named(conn))
+                holder = holder_once_named(lambda: self._holder(conn), HOLDER_WAIT_S)
+                raise lock_held_error(self._shown, holder)
             info = LockInfo.mine()
             conn.execute(
                 sql.SQL(
@@ -221,17 +223,6 @@ class PostgresBackend(StateBackend):
             raise self._error("lock failed", exc) from None
         finally:
             conn.close()  # ends the session, and with it the advisory lock
-
-    def _holder_once_named(self, conn: psycopg.Connection[Any]) -> LockInfo | None:
-        """The holder, given a moment to write its name: it takes the lock, then names itself."""
-        found: list[LockInfo] = []
-
-        def named() -> bool:
-            found.extend(filter(None, [self._holder(conn)]))
-            return bool(found)
-
-        poll_until(named, HOLDER_WAIT_S)
-        return found[0] if found else None
 
     def _holder(self, conn: psycopg.Connection[Any]) -> LockInfo | None:
         row = conn.execute(
