@@ -49,7 +49,7 @@ def runs(
     """The latest runs of the managed dataflows (or of the ADDRESSES given)."""
     ctx = open_context(manifest_path, state_path)
     state = ctx.load_state()
-    flows = {a: e.id for a, e in state.entries() if a.kind == "dataflow"}
+    flows = {Address("dataflow", k): e.id for k, e in state.of_kind("dataflow").items()}
     if addresses:
         chosen = [resolve_target(text, sorted(flows)) for text in addresses]
         flows = {a: flows[a] for a in chosen}

@@ -133,7 +133,8 @@ class State:
                 yield Address(kind, key), entry
 
     def owner_of(self, kind: str, resource_id: str) -> Address | None:
-        return next((a for a, e in self.entries() if a.kind == kind and e.id == resource_id), None)
+        found = (key for key, e in self.of_kind(kind).items() if e.id == resource_id)
+        return next((Address(kind, key) for key in found), None)
 
     def fingerprint(self, param: str, value: str) -> str:
         # connections often share a secret (one app's client secret): computed once per run
