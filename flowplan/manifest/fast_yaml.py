@@ -22,6 +22,7 @@ tests/test_fast_yaml.py reads random documents both ways and compares.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
@@ -111,34 +112,37 @@ def needs_strict(text: str) -> bool:
 
 
 def _flow_over_lines(text: str) -> bool:
-    """A line that opens a flow collection and does not close it; each line looked at once."""
-    for opener in _FLOW_OPENERS:
-        checked_to = -1
-        for hit in opener.finditer(text):
-            if hit.start() < checked_to:
-                continue
-            start = text.rfind("\n", 0, hit.start()) + 1
-            end = text.find("\n", hit.start())
-            checked_to = len(text) if end < 0 else end
-            line = text[start:checked_to]
-            opened = line.count("[") + line.count("{")  # `${x}` opens and closes one
-            if opened != line.count("]") + line.count("}"):
-                return True
+    """A line that opens a flow collection and does not close it."""
+    for start, end in _each_once(text, _FLOW_OPENERS, _line_bounds):
+        line = text[start:end]
+        opened = line.count("[") + line.count("{")  # `${x}` opens and closes one
+        if opened != line.count("]") + line.count("}"):
+            return True
     return False
 
 
 def _quirky_number(text: str) -> bool:
-    """A word that yaml-rs reads as a number and the strict loader as text; each word is
-    looked at once, however many hints it holds."""
-    for hint in _NUMBER_HINTS:
+    """A word that yaml-rs reads as a number and the strict loader as text."""
+    spans = _each_once(text, _NUMBER_HINTS, _word_bounds)
+    return any(_QUIRKY_NUMBER.fullmatch(text, start, end) for start, end in spans)
+
+
+def _each_once(
+    text: str, patterns: Iterable[re.Pattern[str]], bounds: Callable[[str, int], tuple[int, int]]
+) -> Iterator[tuple[int, int]]:
+    """The span (`bounds`: a line, a word) around each hit of each pattern, each span once
+    however many hits it holds: what keeps the searches linear on hostile text."""
+    for pattern in patterns:
         checked_to = -1
-        for hit in hint.finditer(text):
-            if hit.start() < checked_to:
-                continue
-            start, checked_to = _word_bounds(text, hit.start())
-            if _QUIRKY_NUMBER.fullmatch(text, start, checked_to):
-                return True
-    return False
+        for hit in pattern.finditer(text):
+            if hit.start() >= checked_to:
+                start, checked_to = bounds(text, hit.start())
+                yield start, checked_to
+
+
+def _line_bounds(text: str, at: int) -> tuple[int, int]:
+    end = text.find("\n", at)
+    return text.rfind("\n", 0, at) + 1, len(text) if end < 0 else end
 
 
 def _printable(text: str) -> bool:
