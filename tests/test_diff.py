@@ -46,3 +46,27 @@ def test_differences_are_dotted_paths() -> None:
         "scheduleParams.interval",
         "scheduleParams.backfill",
     ]
+
+
+def test_equal_records_compare_without_a_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner compares thousands of records: what the manifest builds shares its strings
+    (one spec id for 2,000 connections, interned keys), what is read back does not. Equal
+    records must still be told equal by the byte comparison, not by the Python walk."""
+    import sys
+
+    from flowplan.model import diff
+
+    spec_id = sys.intern("cc6a4487-9e91-433e-a3a3-9cf6626c1806")
+    shared = [spec_id] * 3  # more than one reference to each
+    desired = {"connectionSpec": {"id": shared[0], "version": "1.0"}, "name": "n", "params": {}}
+    read_back = {
+        "connectionSpec": {"id": spec_id.upper().lower(), "version": "1.0"},
+        "name": "".join(["n"]),
+        "params": {},
+    }
+
+    def walked(a: Any, b: Any) -> bool:
+        raise AssertionError("compared by walking")
+
+    monkeypatch.setattr(diff, "_same", walked)
+    assert same(desired, read_back)
