@@ -98,7 +98,7 @@ def test_pipelines_whose_state_was_lost_are_adopted_from_batched_lookups(
         assert got[collection] <= 5, got
 
 
-def imported_after(args: list[str], cwd: Path) -> set[str]:
+def imported_after(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
     """The modules loaded by `flowplan ARGS` run in a fresh interpreter."""
     code = (
         "import sys, json\nfrom flowplan.cli import main\ncode = main(sys.argv[1:])\n"
@@ -115,6 +115,7 @@ def imported_after(args: list[str], cwd: Path) -> set[str]:
             "PYTHONPATH": str(ROOT),
             "NO_COLOR": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            **(env or {}),
         },
     )
     return set(json.loads(out.stdout.splitlines()[-1]))
@@ -128,6 +129,31 @@ def test_validate_loads_no_http_client_and_version_no_command(write) -> None:
     assert not {"requests", "urllib3", "filelock", "flowplan.flowservice.client"} & validate
     version = imported_after(["--version"], path.parent)
     assert not {m for m in version if m.startswith("flowplan.cli.") and m != "flowplan.cli.common"}
+
+
+def test_plan_loads_no_apply_machinery(emulator: Emulator, write) -> None:
+    """A plan takes no lock and applies nothing: no filelock, applier, state writer, signal
+    handling, nor PyYAML (the manifest here takes the fast YAML path)."""
+    path = write(hubspot_manifest("Speed"))
+    env = {
+        "FLOWPLAN_ENDPOINT": emulator.flow_url,
+        "FLOWPLAN_IMS_ENDPOINT": emulator.ims_url,
+        "AEP_ACCESS_TOKEN": "TOKEN-speed",
+        "AEP_API_KEY": "flowplan-tests",
+        "AEP_ORG_ID": ORG,
+        **{f"HS_{name}": "value" for name in ("CLIENT_ID", "CLIENT_SECRET", "ACCESS_TOKEN")},
+        "HS_REFRESH_TOKEN": "value",
+    }
+    plan = imported_after(["plan", "-f", str(path)], path.parent, env)
+    assert "flowplan.engine.planner" in plan
+    unused = {
+        "filelock",
+        "yaml",
+        "flowplan.engine.applier",
+        "flowplan.state.writer",
+        "flowplan.cli.signals",
+    }
+    assert not unused & plan
 
 
 def test_recording_a_change_does_not_wait_for_the_disk(tmp_path: Path) -> None:

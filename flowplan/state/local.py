@@ -17,8 +17,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import filelock
-
 from flowplan.errors import StateConflictError, StateError
 from flowplan.state.backend import (
     LockInfo,
@@ -163,6 +161,8 @@ class FileBackend(StateBackend):
 
     @contextlib.contextmanager
     def lock(self, timeout: float = 0.0) -> Iterator[None]:
+        import filelock  # here: a plan takes no lock, and the import is ~20 ms of start-up
+
         try:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -191,6 +191,8 @@ class FileBackend(StateBackend):
             return None
 
     def force_unlock(self, lock_id: str) -> str:
+        import filelock
+
         holder = self._holder()
         lock = filelock.FileLock(str(self.lock_path), thread_local=False)
         try:
