@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -216,16 +215,24 @@ def test_missing_file(tmp_path: Path) -> None:
         manifest.load(tmp_path / "absent.yaml")
 
 
-def test_ten_thousand_connections_validate_quickly() -> None:
+def test_ten_thousand_connections_load_without_the_strict_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The speed of a large manifest rests on the fast YAML path (the strict reader costs
+    ~80 µs a connection): a valid one never reaches the strict reader. The time itself is
+    measured by bench/ (`make bench`: validate of 10,000), not here."""
+    from flowplan.manifest import yaml_loader
+
+    def strict(text: str, file: str) -> None:
+        raise AssertionError("read by the strict loader")
+
+    monkeypatch.setattr(yaml_loader, "_strict", strict)
     text = "version: 1\nsandbox: prod\nconnections:\n" + "".join(
         f"  c-{i}:\n    type: hubspot\n    name: HubSpot {i}\n    auth:\n{HUBSPOT_PARAMS}"
         for i in range(10_000)
     )
-    start = time.monotonic()
     m = manifest.loads(text.encode(), "big.yaml")
-    elapsed = time.monotonic() - start
     assert len(m.connections) == 10_000
-    assert elapsed < 4  # the 2 s target is measured by bench/, on a quiet machine
 
 
 def test_a_connection_with_neither_type_nor_spec_is_told_to_give_one() -> None:
