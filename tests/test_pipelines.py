@@ -323,6 +323,18 @@ def test_validate_catches_pipeline_mistakes_with_their_line(
         assert message in err
 
 
+def test_a_boolean_interval_gets_one_message_the_schemas(
+    write: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        pipeline().replace("frequency: hour, interval: 1", "frequency: minute, interval: true")
+    )
+    code, _, err = run(capsys, "validate", "-f", str(path))
+    assert code == 1
+    assert "interval: expected an integer, got boolean True" in err
+    assert "less than" not in err
+
+
 def test_export_round_trip(
     emulator: Emulator,
     env: dict[str, str],
