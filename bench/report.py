@@ -21,10 +21,13 @@ def render(results: Row) -> str:
         f"{_memory()}, Python {platform.python_version()}, {platform.system()} "
         f"{platform.release()}; load average at the end {os.getloadavg()[0]:.1f}",
         f"- command: `python bench/run.py --sizes {args['sizes']} --pipelines "
-        f"{args['pipelines']} --latency-ms {args['latency_ms']}` (`make bench`)",
+        f"{args['pipelines']} --latency-ms {args['latency_ms']} --repeat "
+        f"{args.get('repeat', 1)}` (`make bench`)",
         f"- the emulator answers every request after {args['latency_ms']} ms (the network to "
         f"Adobe); flowplan start-up (`flowplan --version`, best of 3): "
         f"{results['startup_s']:.2f} s",
+        f"- each job ran {args.get('repeat', 1)} times, flowplan's and aepp's runs alternating; "
+        "the fastest run of each counts (every run's wall time is in results.json)",
         "",
     ]
     lines += _sizes(results)
