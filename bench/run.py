@@ -132,22 +132,11 @@ def bench_size(
     emu: Emulator, n: int, work: Path, latency: int, startup: float, with_aepp: bool, repeat: int
 ) -> dict[str, Any]:
     org = f"BENCH{n}@AdobeOrg"
-    env = flowplan_env(emu, org)
     path = work / f"n{n}.yaml"
     path.write_text(manifests.connections(n, "Conn"))
     row: dict[str, Any] = {"n": n}
-    validate = [*FLOWPLAN, "validate", "-f", str(path)]
-    row["validate"] = fastest([measure(validate, env, work) for _ in range(repeat)])
-    set_up(emu, env, path, work, latency)
-    plans, listings = [], []
-    for _ in range(repeat):
-        plans.append(plan_empty(emu, env, path, work))
-        if with_aepp:
-            listings.append(aepp(emu, env, work, "list", org))
-    row["plan"] = fastest(plans)
+    row |= plan_side_by_side(emu, org, path, work, latency, "list" if with_aepp else "", repeat)
     row["plan_limit_s"] = math.ceil(n / 100) / 8 * latency / 1000 + startup
-    if with_aepp:
-        row["aepp_list"] = fastest(listings)
     store = StateStore(path.with_suffix(".state.json"))
     state = store.load(org, "prod")
     start = time.perf_counter()
@@ -157,69 +146,77 @@ def bench_size(
     return row
 
 
-def bench_apply(emu: Emulator, work: Path, latency: int, with_aepp: bool, repeat: int) -> Row:
-    """Each run creates its own 300 connections, in an org of its own."""
-    count = APPLY_CONNECTIONS
-    emu.config.latency_ms = latency
-    row: dict[str, Any] = {"count": count, "limit_s": count * latency / 1000 / 8}
-    applies, loops = [], []
+def plan_side_by_side(
+    emu: Emulator, org: str, path: Path, work: Path, latency: int, aepp_job: str, repeat: int
+) -> Row:
+    """validate; the set-up apply; then the plan of no changes and aepp's listing (`aepp_job`,
+    none when empty), alternating."""
+    env = flowplan_env(emu, org)
+    validate = [*FLOWPLAN, "validate", "-f", str(path)]
+    row: Row = {"validate": fastest([measure(validate, env, work) for _ in range(repeat)])}
+    set_up(emu, env, path, work, latency)
+    plans, listings = [], []
+    for _ in range(repeat):
+        plans.append(plan_empty(emu, env, path, work))
+        if aepp_job:
+            listings.append(aepp(emu, env, work, aepp_job, org))
+    row["plan"] = fastest(plans)
+    if aepp_job:
+        row["aepp_list"] = fastest(listings)
+    return row
+
+
+def apply_side_by_side(
+    emu: Emulator, work: Path, text: str, name: str, aepp_job: str, count: int, repeat: int
+) -> Row:
+    """flowplan's apply of `text` and aepp's creating job (none when empty), alternating; each
+    run creates its resources in an org of its own."""
+    applies, creates = [], []
+    row: Row = {}
     for run in range(repeat):
-        env = flowplan_env(emu, f"BENCHAPPLY{run}@AdobeOrg")
-        path = work / f"apply300-{run}.yaml"
-        path.write_text(manifests.connections(count, "New"))
+        env = flowplan_env(emu, f"{name.upper()}{run}@AdobeOrg")
+        path = work / f"{name}-{run}.yaml"
+        path.write_text(text)
         before = len(emu.requests)
         applies.append(measure([*FLOWPLAN, "apply", "-f", str(path), "--auto-approve"], env, work))
         row["requests"] = len(emu.requests) - before
+        if applies[-1]["code"] != 0:
+            raise SystemExit(f"apply of {path.name} failed: {applies[-1]}")
         row["state_writes"] = json.loads(path.with_suffix(".state.json").read_text())["serial"]
-        if with_aepp:
-            loops.append(
-                aepp(emu, env, work, "create", f"BENCHAEPP{run}@AdobeOrg", str(count), "New")
-            )
+        if aepp_job:
+            org = f"{name.upper()}AEPP{run}@AdobeOrg"
+            creates.append(aepp(emu, env, work, aepp_job, org, str(count), "New"))
     row["flowplan"] = fastest(applies)
-    if with_aepp:
-        row["aepp"] = fastest(loops)
+    if aepp_job:
+        row["aepp"] = fastest(creates)
     return row
+
+
+def bench_apply(emu: Emulator, work: Path, latency: int, with_aepp: bool, repeat: int) -> Row:
+    count = APPLY_CONNECTIONS
+    emu.config.latency_ms = latency
+    row: Row = {"count": count, "limit_s": count * latency / 1000 / 8}
+    text = manifests.connections(count, "New")
+    job = "create" if with_aepp else ""
+    return row | apply_side_by_side(emu, work, text, "apply", job, count, repeat)
 
 
 def bench_pipelines(
     emu: Emulator, n: int, work: Path, latency: int, with_aepp: bool, repeat: int
 ) -> dict[str, Any]:
     """Plan of n whole pipelines over an applied sandbox; apply of 100 new pipelines."""
-    org = f"PIPES{n}@AdobeOrg"
-    env = flowplan_env(emu, org)
     path = work / f"pipelines{n}.yaml"
     path.write_text(manifests.pipelines(n, "Pipe"))
-    row: dict[str, Any] = {"n": n, "resources": n * manifests.KINDS_PER_PIPELINE}
-    validate = [*FLOWPLAN, "validate", "-f", str(path)]
-    row["validate"] = fastest([measure(validate, env, work) for _ in range(repeat)])
-    set_up(emu, env, path, work, latency)
-    plans, listings = [], []
-    for _ in range(repeat):
-        plans.append(plan_empty(emu, env, path, work))
-        if with_aepp:
-            listings.append(aepp(emu, env, work, "pipelines-list", org))
-    row["plan"] = fastest(plans)
-    if with_aepp:
-        row["aepp_list"] = fastest(listings)
+    row: Row = {"n": n, "resources": n * manifests.KINDS_PER_PIPELINE}
+    listing = "pipelines-list" if with_aepp else ""
+    row |= plan_side_by_side(emu, f"PIPES{n}@AdobeOrg", path, work, latency, listing, repeat)
     count = row["apply_count"] = APPLY_PIPELINES
-    applies, creates = [], []
-    for run in range(repeat):
-        env = flowplan_env(emu, f"PIPEAPPLY{run}@AdobeOrg")
-        path = work / f"apply-pipelines-{run}.yaml"
-        path.write_text(manifests.pipelines(count, "New"))
-        before = len(emu.requests)
-        applies.append(measure([*FLOWPLAN, "apply", "-f", str(path), "--auto-approve"], env, work))
-        row["apply_requests"] = len(emu.requests) - before
-        if applies[-1]["code"] != 0:
-            raise SystemExit(f"apply of {count} pipelines failed: {applies[-1]}")
-        if with_aepp:
-            creates.append(
-                aepp(emu, env, work, "pipelines-create", f"PIPEAEPP{run}@AdobeOrg", str(count),
-                     "New")
-            )  # fmt: skip
-    row["apply"] = fastest(applies)
+    text = manifests.pipelines(count, "New")
+    job = "pipelines-create" if with_aepp else ""
+    runs = apply_side_by_side(emu, work, text, "pipeapply", job, count, repeat)
+    row["apply"], row["apply_requests"] = runs["flowplan"], runs["requests"]
     if with_aepp:
-        row["aepp_create"] = fastest(creates)
+        row["aepp_create"] = runs["aepp"]
     return row
 
 
