@@ -98,6 +98,35 @@ def test_pipelines_whose_state_was_lost_are_adopted_from_batched_lookups(
         assert got[collection] <= 5, got
 
 
+@pytest.mark.usefixtures("env")
+def test_managed_resources_are_read_while_references_are_resolved(
+    emulator: Emulator, write, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading what the state manages needs no resolved reference: it starts before the
+    manifest's references (files, secret stores) are read, and overlaps them."""
+    import time
+
+    from flowplan.engine import prepare
+
+    path = write(pipelines(3))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    since = len(emulator.requests)
+    resolve = prepare.resolve
+    overlapped: list[bool] = []
+
+    def slow_resolve(*args, **kwargs):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not reads(emulator, since)["connections"]:
+            time.sleep(0.01)
+        overlapped.append(bool(reads(emulator, since)["connections"]))
+        return resolve(*args, **kwargs)
+
+    monkeypatch.setattr(prepare, "resolve", slow_resolve)
+    code, _, err = run(capsys, "plan", "-f", str(path), "--detailed-exitcode")
+    assert code == 0, err
+    assert overlapped == [True]
+
+
 def imported_after(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
     """The modules loaded by `flowplan ARGS` run in a fresh interpreter."""
     code = (

@@ -1,27 +1,22 @@
-"""Making a plan: resolve the manifest's references, read the sandbox, call the planner.
-
-The remote side is read with batched `property=` filters run in parallel: N managed resources
-of a kind cost ceil(N/100) requests, plus about one per 100 new keys' names, plus one
-connection-spec request per spec flowplan has no built-in knowledge of. A sequential listing
-would cost the same number of requests but one round trip after another.
-"""
+"""Making a plan: resolve the manifest's references while the sandbox is read
+(engine/sandbox_reads.py), then call the planner."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from flowplan.engine import planner
 from flowplan.engine.changes import Action, Plan
 from flowplan.engine.planner import Wanted
+from flowplan.engine.sandbox_reads import SandboxReads
 from flowplan.engine.usage import check_unmanaged_users
 from flowplan.flowservice.client import FlowServiceClient
 from flowplan.flowservice.specs import SpecCatalog
 from flowplan.kinds import default_kinds
 from flowplan.kinds.base import Kind, KindContext
 from flowplan.manifest.yaml_loader import collector_paused
-from flowplan.model import Address, Desired, Manifest, Remote
+from flowplan.model import Address, Desired, Manifest
 from flowplan.references.resolver import Resolver
 from flowplan.state.model import State, StateEntry, parse_address
 
@@ -59,56 +54,6 @@ def wanted(desired: Mapping[Address, Desired], state: State) -> dict[Address, Wa
     }
 
 
-def read_remote(
-    client: FlowServiceClient,
-    kinds: Sequence[Kind],
-    desired: Mapping[Address, Desired],
-    state: State,
-    parallelism: int = 8,
-) -> dict[str, list[Remote]]:
-    """Every kind's queries at once (each follows its own pages); one record per id.
-
-    Managed resources are read by id, new keys by identity. A managed resource found gone is
-    looked for by identity in a second round: an interrupted re-create may have made it."""
-    found: dict[str, dict[str, Remote]] = {k.name: {} for k in kinds}
-    jobs: list[tuple[Kind, list[str]]] = []
-    for kind in kinds:
-        managed = sorted({e.id for e in state.of_kind(kind.name).values()})
-        new = [d for a, d in desired.items() if a.kind == kind.name and state.get(a) is None]
-        jobs += [(kind, q) for q in kind.remote_queries(managed, new)]
-    _run(client, jobs, found, parallelism)
-    jobs = []
-    for kind in kinds:
-        gone = [
-            d
-            for a, d in desired.items()
-            if a.kind == kind.name
-            and (entry := state.get(a)) is not None
-            and entry.id not in found[kind.name]
-        ]
-        if gone:
-            jobs += [(kind, q) for q in kind.remote_queries((), gone)]
-    _run(client, jobs, found, parallelism)
-    return {name: list(by_id.values()) for name, by_id in found.items()}
-
-
-def _run(
-    client: FlowServiceClient,
-    jobs: Sequence[tuple[Kind, list[str]]],
-    found: dict[str, dict[str, Remote]],
-    parallelism: int,
-) -> None:
-    if not jobs:
-        return
-    # unfiltered listings first: they follow every page one after another (Data Prep's mapping
-    # sets: 6 pages for 500) and set the round's length; filtered queries are one page each
-    jobs = sorted(jobs, key=lambda job: bool(job[1]))
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(jobs)))) as pool:
-        for kind, batch in pool.map(lambda job: (job[0], job[0].list_remote(client, job[1])), jobs):
-            for remote in batch:
-                found[kind.name][remote.id] = remote
-
-
 @dataclass(frozen=True)
 class Planned:
     plan: Plan
@@ -135,8 +80,12 @@ def make_plan(
     renamed = planner.moved_state(state, moves, {})[0]  # references see the new addresses
     adopted: dict[Address, StateEntry] = {}
     for _ in chosen:  # a resource adopted now gives what references it an id to match on
-        desired = {} if destroy else resolve(chosen, manifest, resolver, renamed, catalog, adopted)
-        remote = read_remote(client, chosen, desired, renamed)
+        with SandboxReads(client, chosen) as reads:
+            reads.start(renamed)  # by id: this needs no reference resolved
+            desired = (
+                {} if destroy else resolve(chosen, manifest, resolver, renamed, catalog, adopted)
+            )
+            remote = reads.finish(desired, renamed)
         changes = planner.plan(chosen, wanted(desired, state), state, remote, targets, moves)
         newly = {
             c.address: StateEntry(c.id, c.etag or "", c.before or {})
