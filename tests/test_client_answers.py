@@ -23,6 +23,7 @@ from test_client_fake import (
 from flowplan.errors import (
     ApiError,
     ConfigError,
+    NetworkError,
     NotFoundError,
     OutcomeUnknownError,
     UnexpectedAnswerError,
@@ -302,3 +303,56 @@ def test_an_answer_is_decoded_as_its_charset_says(content_type: str, body: bytes
 def test_an_answer_that_is_not_json_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="Expecting value"):
         Answer(502, {"Content-Type": "text/html"}, b"<html>Bad gateway</html>").json()
+
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def small_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowplan.flowservice import http
+
+    monkeypatch.setattr(http, "MAX_ANSWER_BYTES", MIB)
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data)
+
+
+@pytest.mark.usefixtures("small_cap")
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ok(b"x" * (2 * MIB)),  # its Content-Length says so
+        Reply(  # no length: read until the connection ends
+            raw=b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+            + b" " * (2 * MIB)
+        ),
+        ok(_gzip(b" " * (8 * MIB)), **{"Content-Encoding": "gzip"}),  # small on the wire
+    ],
+)
+def test_an_answer_longer_than_the_cap_is_an_error_and_not_retried(
+    serve: Serve, reply: Reply
+) -> None:
+    fake = serve(lambda req: reply)
+    with pytest.raises(NetworkError, match="the answer is longer than 1 MiB"):
+        fake.client().get("flows", "f1")
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_a_create_with_an_answer_longer_than_the_cap_is_outcome_unknown(serve: Serve) -> None:
+    fake = serve(lambda req: ok(b"x" * (2 * MIB), 201))
+    with pytest.raises(OutcomeUnknownError, match="longer than 1 MiB"):
+        fake.client().create("flows", {"name": "f"})
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_an_answer_within_the_cap_is_read_whole(serve: Serve) -> None:
+    body = {"items": [{"id": "f1", "name": "n" * (MIB - 100)}]}
+    fake = serve(lambda req: ok(body))
+    fetched = fake.client().get("flows", "f1")
+    assert fetched.body["name"] == "n" * (MIB - 100)

@@ -7,6 +7,7 @@ or `raw` bytes written to the socket as they are, optionally one byte every `tri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -123,7 +124,8 @@ class FakeServer:
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
-        handler.wfile.write(data)
+        with contextlib.suppress(OSError):  # the client may drop an answer it will not read
+            handler.wfile.write(data)
 
     @property
     def base(self) -> str:

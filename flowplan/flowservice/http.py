@@ -11,6 +11,8 @@
   port should not mean a long silence.
 - Each retry logs one WARNING line on "flowplan.http" naming the call, the reason and the wait;
   --debug logs method, path, status and time of every attempt. Never a header or a body.
+- An answer is read up to MAX_ANSWER_BYTES: a page of 100 records is well under 1 MiB, and a
+  broken or hostile endpoint must not fill the memory. A longer one is an error, not retried.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from urllib3 import PoolManager, Timeout
+from urllib3 import BaseHTTPResponse, PoolManager, Timeout
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -51,6 +53,7 @@ REFUSED_BUDGET = 4.0  # seconds of waiting, in all, for a connection that keeps 
 # for GET, for PATCH (If-Match), PUT, DELETE (a second one finds 404, which counts as done).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CREATE_RETRY_STATUSES = frozenset({429, 503})  # refused before anything was created
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,14 @@ class Call:
 class _Failure(Exception):
     """An attempt that got no HTTP answer."""
 
-    def __init__(self, reason: str, never_connected: bool, refused: bool = False) -> None:
+    def __init__(
+        self, reason: str, never_connected: bool, refused: bool = False, final: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.never_connected = never_connected
         self.refused = refused
+        self.final = final  # another attempt would end the same way
 
 
 class Transport:
@@ -120,7 +126,11 @@ class Transport:
                 delay = self._backoff(attempt)
                 if failure.refused:
                     refused_wait += delay
-                if attempt == attempts or (failure.refused and refused_wait > REFUSED_BUDGET):
+                if (
+                    attempt == attempts
+                    or failure.final
+                    or (failure.refused and refused_wait > REFUSED_BUDGET)
+                ):
                     raise NetworkError(
                         _advice(failure), method=call.method, path=call.shown
                     ) from None
@@ -152,9 +162,10 @@ class Transport:
                     redirect=False,
                     assert_same_host=False,
                     timeout=self._timeout,
-                    preload_content=True,
+                    preload_content=False,
                     decode_content=True,
                 )
+                body = _read_capped(response)
         except (HTTPError, OSError, http.client.HTTPException) as exc:
             failure = _failure(exc, deadline.expired, s.read_timeout)
             log.debug("%s %s -> %s", call.method, call.shown, failure.reason)
@@ -171,7 +182,7 @@ class Transport:
             raise _Failure(reason, never_connected=False)
         ms = (time.monotonic() - start) * 1000
         log.debug("%s %s -> %s in %.0f ms", call.method, call.shown, response.status, ms)
-        return Answer(response.status, response.headers, response.data)
+        return Answer(response.status, response.headers, body)
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.backoff
@@ -190,6 +201,34 @@ class Transport:
             attempts,
         )
         time.sleep(delay)
+
+
+def _read_capped(response: BaseHTTPResponse) -> bytes:
+    """The whole body, decoded; a _Failure past MAX_ANSWER_BYTES (the connection is dropped
+    rather than read to its end)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        response.close()
+        raise _too_long()
+    parts: list[bytes] = []
+    size = 0
+    while chunk := response.read(1024 * 1024):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            response.close()
+            raise _too_long()
+        parts.append(chunk)
+    response.release_conn()
+    return b"".join(parts)
+
+
+def _too_long() -> _Failure:
+    return _Failure(
+        f"the answer is longer than {MAX_ANSWER_BYTES // 2**20} MiB, more than any Flow Service "
+        "answer; the endpoint is not Flow Service, or it is broken",
+        never_connected=False,
+        final=True,
+    )
 
 
 def _tls_options(settings: Settings) -> dict[str, Any]:
