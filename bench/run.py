@@ -65,6 +65,17 @@ def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
+def cpu_probe() -> float:
+    """Seconds for a fixed pure-Python loop, best of 3: how fast this shared machine was
+    around the runs (it varies by up to ~1.7x here from one minute to the next)."""
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(range(10_000_000))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def python_env() -> dict[str, str]:
     """As an installed program runs: with compiled bytecode. pip compiles a wheel's modules at
     install (site-packages, aepp included, has them); this tree's modules would otherwise be
@@ -270,6 +281,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder, Emulator() as emu:
         work = Path(folder)
         warm_up(emu, work, args.latency_ms, with_aepp)
+        results["cpu_probe_s"] = [cpu_probe()]
         env = python_env()
         results["startup_s"] = min(
             measure([*FLOWPLAN, "--version"], env, work)["wall_s"] for _ in range(3)
@@ -290,6 +302,7 @@ def main() -> int:
             )
             print(f"pipelines: plan {results['pipelines']['plan']['wall_s']:.2f} s", flush=True)
         results["diff"] = diff_cost(work, args.pipelines or 500)
+        results["cpu_probe_s"].append(cpu_probe())
     shutil.rmtree(PYCACHE, ignore_errors=True)
     text = report.render(results)
     Path(args.out).write_text(text)
