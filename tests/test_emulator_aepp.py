@@ -19,22 +19,30 @@ ORG = "AEPP0000000000000000000@AdobeOrg"
 CRM_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
 
 
+def configure_aepp(emu: Emulator) -> None:
+    """aepp pointed at the emulator, with OAuth server-to-server credentials its IMS issues a
+    token for."""
+    from aepp import configs
+
+    configs.configure(
+        org_id=ORG,
+        client_id="aepp-client",
+        secret="aepp-secret",
+        scopes="openid",
+        sandbox="prod",
+        environment="support",
+        endpoint=emu.base_url,
+    )
+    aepp.config.config_object["imsEndpoint"] = emu.base_url
+    aepp.config.config_object["oauthTokenEndpointV2"] = emu.ims_url
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_aepp_creates_pages_gets_patches_and_deletes() -> None:
-    from aepp import configs, flowservice
+    from aepp import flowservice
 
     with Emulator(strict=True) as emu:
-        configs.configure(
-            org_id=ORG,
-            client_id="aepp-client",
-            secret="aepp-secret",
-            scopes="openid",
-            sandbox="prod",
-            environment="support",
-            endpoint=emu.base_url,
-        )
-        aepp.config.config_object["imsEndpoint"] = emu.base_url
-        aepp.config.config_object["oauthTokenEndpointV2"] = emu.ims_url
+        configure_aepp(emu)
         service = flowservice.FlowService()
         body: dict[str, Any] = {
             "name": "aepp connection",
@@ -65,20 +73,10 @@ def test_aepp_creates_pages_gets_patches_and_deletes() -> None:
 
 @pytest.mark.filterwarnings("ignore")
 def test_aepp_builds_pages_and_deletes_a_pipeline() -> None:
-    from aepp import configs, flowservice
+    from aepp import flowservice
 
     with Emulator(strict=True) as emu:
-        configs.configure(
-            org_id=ORG,
-            client_id="aepp-client",
-            secret="aepp-secret",
-            scopes="openid",
-            sandbox="prod",
-            environment="support",
-            endpoint=emu.base_url,
-        )
-        aepp.config.config_object["imsEndpoint"] = emu.base_url
-        aepp.config.config_object["oauthTokenEndpointV2"] = emu.ims_url
+        configure_aepp(emu)
         service = flowservice.FlowService()
         base = service.createConnection(
             data={
