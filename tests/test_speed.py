@@ -127,6 +127,26 @@ def test_managed_resources_are_read_while_references_are_resolved(
     assert overlapped == [True]
 
 
+@pytest.mark.usefixtures("env")
+def test_a_reference_error_is_reported_without_waiting_for_the_reads(
+    emulator: Emulator, write, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reads started early must not hold up a failure: a secret that cannot be read is
+    reported at once, not after the (here 5 s) answers to reads nobody will look at."""
+    import time
+
+    path = write(pipelines(2))
+    assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
+    monkeypatch.delenv("HS_CLIENT_SECRET")
+    emulator.config.latency_ms = 5000
+    start = time.monotonic()
+    code, _, err = run(capsys, "plan", "-f", str(path))
+    elapsed = time.monotonic() - start
+    assert code == 1
+    assert "HS_CLIENT_SECRET" in err
+    assert elapsed < 3, f"the error waited {elapsed:.1f} s for the reads"
+
+
 def imported_after(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
     """The modules loaded by `flowplan ARGS` run in a fresh interpreter."""
     code = (

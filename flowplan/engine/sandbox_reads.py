@@ -40,9 +40,10 @@ class SandboxReads:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # Reads still queued when something failed are dropped; those on the wire end within
-        # their deadline. Their outcome is never looked at: the failure is what is reported.
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        # After a failure (a reference that cannot be read, Ctrl-C) queued reads are dropped
+        # and those on the wire are not waited for: their outcome is never looked at, and the
+        # failure is reported at once, not after their retries.
+        self._pool.shutdown(wait=exc is None, cancel_futures=True)
 
     def start(self, state: State) -> None:
         """Ask for every resource the state manages."""
