@@ -356,3 +356,24 @@ def test_an_answer_within_the_cap_is_read_whole(serve: Serve) -> None:
     fake = serve(lambda req: ok(body))
     fetched = fake.client().get("flows", "f1")
     assert fetched.body["name"] == "n" * (MIB - 100)
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_the_client_goes_on_after_an_answer_longer_than_the_cap(serve: Serve) -> None:
+    answers = iter([ok(b"x" * (2 * MIB)), ok({"items": [{"id": "f1", "name": "n"}]})])
+    fake = serve(lambda req: next(answers))
+    client = fake.client()
+    with pytest.raises(NetworkError):
+        client.get("flows", "f1")
+    assert client.get("flows", "f1").body["name"] == "n"
+
+
+def test_a_length_that_is_not_ascii_digits_is_ignored_not_a_send_error(serve: Serve) -> None:
+    """'²'.isdigit() is true; http.client ignores such a Content-Length and reads to the end."""
+    body = b'{"id": "c1", "etag": "\\"1\\""}'
+    raw = (
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: \xb2\r\n"
+        b"Connection: close\r\n\r\n" + body
+    )
+    fake = serve(lambda req: Reply(raw=raw))
+    assert fake.client().create("flows", {"name": "f"}).id == "c1"

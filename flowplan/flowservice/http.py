@@ -153,29 +153,13 @@ class Transport:
         start = time.monotonic()
         try:
             with Deadline(s.read_timeout, s.connect_timeout) as deadline:
-                response = self._pool(call.origin).urlopen(
-                    call.method,
-                    call.target,
-                    body=call.body,
-                    headers={**self._headers, **call.headers},
-                    retries=False,
-                    redirect=False,
-                    assert_same_host=False,
-                    timeout=self._timeout,
-                    preload_content=False,
-                    decode_content=True,
-                )
+                response = self._open(call)
                 body = _read_capped(response)
-        except (HTTPError, OSError, http.client.HTTPException) as exc:
+        # ValueError: the answer's reading broke off in a way urllib3 does not wrap
+        except (HTTPError, OSError, http.client.HTTPException, ValueError) as exc:
             failure = _failure(exc, deadline.expired, s.read_timeout)
             log.debug("%s %s -> %s", call.method, call.shown, failure.reason)
             raise failure from None
-        except ValueError:  # a header or the URL http.client refuses to send (CR, LF...)
-            raise NetworkError(
-                "the request could not be sent: a header value or the URL is not valid HTTP",
-                method=call.method,
-                path=call.shown,
-            ) from None
         if deadline.expired:  # cut short mid-answer: what was parsed cannot be trusted
             reason = f"no complete answer within {s.read_timeout:g} s"
             log.debug("%s %s -> %s", call.method, call.shown, reason)
@@ -183,6 +167,28 @@ class Transport:
         ms = (time.monotonic() - start) * 1000
         log.debug("%s %s -> %s in %.0f ms", call.method, call.shown, response.status, ms)
         return Answer(response.status, response.headers, body)
+
+    def _open(self, call: Call) -> BaseHTTPResponse:
+        """The request sent and the answer's head read; its body is left to the caller."""
+        try:
+            return self._pool(call.origin).urlopen(
+                call.method,
+                call.target,
+                body=call.body,
+                headers={**self._headers, **call.headers},
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                timeout=self._timeout,
+                preload_content=False,
+                decode_content=True,
+            )
+        except ValueError:  # a header or the URL http.client refuses to send (CR, LF...)
+            raise NetworkError(
+                "the request could not be sent: a header value or the URL is not valid HTTP",
+                method=call.method,
+                path=call.shown,
+            ) from None
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.backoff
@@ -207,19 +213,28 @@ def _read_capped(response: BaseHTTPResponse) -> bytes:
     """The whole body, decoded; a _Failure past MAX_ANSWER_BYTES (the connection is dropped
     rather than read to its end)."""
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
-        response.close()
+    # ASCII digits only ("²".isdigit() is true), and few enough for int(): http.client and
+    # urllib3 ignore any other Content-Length, and the loop below bounds the body anyway.
+    if declared.isascii() and declared.isdigit() and int(declared[:20]) > MAX_ANSWER_BYTES:
+        _drop(response)
         raise _too_long()
     parts: list[bytes] = []
     size = 0
     while chunk := response.read(1024 * 1024):
         size += len(chunk)
         if size > MAX_ANSWER_BYTES:
-            response.close()
+            _drop(response)
             raise _too_long()
         parts.append(chunk)
     response.release_conn()
     return b"".join(parts)
+
+
+def _drop(response: BaseHTTPResponse) -> None:
+    """The connection closed rather than read to its end, and given back to its pool (which
+    opens a new one in its place)."""
+    response.close()
+    response.release_conn()
 
 
 def _too_long() -> _Failure:
