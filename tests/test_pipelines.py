@@ -300,6 +300,7 @@ def test_a_passed_start_time_cannot_change(
         (("source: contacts", "source: contacs"), "no source 'contacs' in sources (did you mean"),
         (("interval: 1,", "interval: 1, frequency: once,"), None),
         (("frequency: hour, interval: 1", "frequency: minute, interval: 5"), "less than 15"),
+        (("frequency: hour, interval: 1", "frequency: minute, interval: 5.0"), "less than 15"),
         (
             (
                 "    deltaColumn: {name: lastmodifieddate, dateFormat: YYYY-MM-DD, timezone: UTC}",
