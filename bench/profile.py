@@ -103,7 +103,7 @@ def main() -> int:
         warm_up.write_text(manifests.connections(1, "Warm"))  # modules, as for a second run
         subprocess.run(
             [*FLOWPLAN, "apply", "-f", str(warm_up), "--auto-approve"], env=env, cwd=work,
-            capture_output=True, check=False,
+            capture_output=True, check=True,
         )  # fmt: skip
         emu.config.latency_ms = args.latency_ms
         command = "plan" if args.job.startswith("plan") else "apply"

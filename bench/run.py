@@ -265,13 +265,20 @@ def warm_up(emu: Emulator, work: Path, latency: int, with_aepp: bool) -> None:
                    capture_output=True, check=False)  # fmt: skip
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,2000,5000,10000")
     parser.add_argument("--pipelines", type=int, default=500)
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of each job; the fastest counts"
+        "--repeat", type=_at_least_one, default=3, help="runs of each job; the fastest counts"
     )
     parser.add_argument("--out", default=str(HERE / "results.md"))
     args = parser.parse_args()
@@ -303,7 +310,6 @@ def main() -> int:
             print(f"pipelines: plan {results['pipelines']['plan']['wall_s']:.2f} s", flush=True)
         results["diff"] = diff_cost(work, args.pipelines or 500)
         results["cpu_probe_s"].append(cpu_probe())
-    shutil.rmtree(PYCACHE, ignore_errors=True)
     text = report.render(results)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
@@ -312,4 +318,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    finally:  # the bytecode folder is this run's, whatever happens to the run
+        shutil.rmtree(PYCACHE, ignore_errors=True)
