@@ -103,9 +103,14 @@ def _check_schedule(checker: Checker, path: tuple[Any, ...], schedule: Any) -> N
     where = (*path, "schedule")
     if frequency == "once" and interval is not None:
         checker.error((*where, "interval"), f"{_dotted(where)}.interval: not allowed with once")
-    # type(), not isinstance(): `interval: true` is the schema's to report, not "True < 15";
-    # 5.0 is an integer to JSON Schema, and is sent as 5
-    if frequency == "minute" and type(interval) in (int, float) and interval < MIN_MINUTE_INTERVAL:
+    # `interval: true` is the schema's to report, not "True < 15"; 5.0 is an integer to JSON
+    # Schema, and is sent as 5
+    if (
+        frequency == "minute"
+        and isinstance(interval, int | float)
+        and not isinstance(interval, bool)
+        and interval < MIN_MINUTE_INTERVAL
+    ):
         checker.error(
             (*where, "interval"),
             f"{_dotted(where)}.interval: {interval} is less than {MIN_MINUTE_INTERVAL}, the least "
