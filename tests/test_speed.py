@@ -132,19 +132,25 @@ def test_a_reference_error_is_reported_without_waiting_for_the_reads(
     emulator: Emulator, write, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reads started early must not hold up a failure: a secret that cannot be read is
-    reported at once, not after the (here 5 s) answers to reads nobody will look at."""
+    reported at once, not after the (here 3 s) answers to reads nobody will look at."""
+    import threading
     import time
 
     path = write(pipelines(2))
     assert run(capsys, "apply", "-f", str(path), "--auto-approve")[0] == 0
     monkeypatch.delenv("HS_CLIENT_SECRET")
-    emulator.config.latency_ms = 5000
+    emulator.config.latency_ms = 3000
     start = time.monotonic()
     code, _, err = run(capsys, "plan", "-f", str(path))
     elapsed = time.monotonic() - start
     assert code == 1
     assert "HS_CLIENT_SECRET" in err
-    assert elapsed < 3, f"the error waited {elapsed:.1f} s for the reads"
+    assert elapsed < 2.5, f"the error waited {elapsed:.1f} s for the reads"
+    # The abandoned reads end with their answers; wait for them here, so that nothing of this
+    # test (a retry warning, say) reaches the next one's output.
+    for thread in threading.enumerate():
+        if thread.name.startswith("flowplan-read"):
+            thread.join(10)
 
 
 def imported_after(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> set[str]:
