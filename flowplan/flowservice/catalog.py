@@ -9,7 +9,7 @@ API publishes it (`format: password` marks a secret). The emulator serves these 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 BATCH_PROVIDER = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
@@ -17,21 +17,21 @@ BATCH_PROVIDER = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
 
 @dataclass(frozen=True, slots=True)
 class AuthSpec:
+    """An auth spec and what its params' schema says, read once: the manifest checks ask for
+    it once per connection."""
+
     name: str
     schema: Mapping[str, Any]
+    properties: Mapping[str, Any] = field(init=False, repr=False, compare=False)
+    required: frozenset[str] = field(init=False, repr=False, compare=False)
+    secret_params: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def properties(self) -> Mapping[str, Any]:
+    def __post_init__(self) -> None:
         props: Mapping[str, Any] = self.schema.get("properties", {})
-        return props
-
-    @property
-    def required(self) -> frozenset[str]:
-        return frozenset(self.schema.get("required", ()))
-
-    @property
-    def secret_params(self) -> frozenset[str]:
-        return frozenset(k for k, v in self.properties.items() if v.get("format") == "password")
+        secret = frozenset(k for k, v in props.items() if v.get("format") == "password")
+        object.__setattr__(self, "properties", props)
+        object.__setattr__(self, "required", frozenset(self.schema.get("required", ())))
+        object.__setattr__(self, "secret_params", secret)
 
 
 @dataclass(frozen=True, slots=True)

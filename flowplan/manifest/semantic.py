@@ -10,11 +10,10 @@ once per distinct text and each further use only recorded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flowplan.errors import Diagnostic
-from flowplan.flowservice.catalog import BUILTIN_TYPES, ConnectionType, type_for_spec
+from flowplan.flowservice.catalog import BUILTIN_TYPES, AuthSpec, ConnectionType, type_for_spec
 from flowplan.manifest import secret_use
 from flowplan.manifest import yaml_loader as yamlload
 from flowplan.manifest.environments import Expanded, ExpansionError, Variables
@@ -35,7 +34,7 @@ class SemanticChecker:
         self._expanded: dict[str, Expanded] = {}
         # a secret param's accepted text: its expansion and its template marked secret
         self._secret: dict[str, tuple[Expanded, refs.Template]] = {}
-        self._auth_rules: dict[tuple[str, str], _AuthRules | None] = {}  # by (type, auth spec)
+        self._auth_rules: dict[tuple[str, str], AuthSpec | None] = {}  # by (type, auth spec)
 
     def error(self, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         pos = self.doc.key_position(path) if key else self.doc.value_position(path)
@@ -127,7 +126,7 @@ class SemanticChecker:
                 valid = False
             else:
                 auth_spec_name = rules.name
-                secret_params = rules.secret
+                secret_params = rules.secret_params
                 if has_params:
                     self._check_params(base, params, rules)
         checked = self._params(base, params, secret_params)
@@ -150,21 +149,11 @@ class SemanticChecker:
             secret_params=secret_params,
         )
 
-    def _rules(self, ctype: ConnectionType, auth_spec_name: str) -> _AuthRules | None:
+    def _rules(self, ctype: ConnectionType, auth_spec_name: str) -> AuthSpec | None:
         """What `auth.params` must hold for this auth spec (None: the type has no such spec)."""
         cache_key = (ctype.name, auth_spec_name)
         if cache_key not in self._auth_rules:
-            auth_spec = ctype.auth_spec(auth_spec_name)
-            self._auth_rules[cache_key] = (
-                None
-                if auth_spec is None
-                else _AuthRules(
-                    auth_spec.name,
-                    auth_spec.properties,
-                    auth_spec.required,
-                    auth_spec.secret_params,
-                )
-            )
+            self._auth_rules[cache_key] = ctype.auth_spec(auth_spec_name)
         return self._auth_rules[cache_key]
 
     def _spec(self, body: Mapping[str, Any]) -> tuple[ConnectionType | None, SpecRef | None]:
@@ -178,7 +167,7 @@ class SemanticChecker:
         return None, None
 
     def _check_params(
-        self, base: tuple[Any, ...], params: Mapping[str, Any], rules: _AuthRules
+        self, base: tuple[Any, ...], params: Mapping[str, Any], rules: AuthSpec
     ) -> None:
         if rules.required <= params.keys() <= rules.properties.keys():
             return
@@ -239,16 +228,6 @@ class SemanticChecker:
             f"{dotted(path)}: is secret, so it must be {_ONE_REF}, not {what} (it would be "
             f"committed to git){'; ' + via if via else ''}"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _AuthRules:
-    """An auth spec's params, read once per checker rather than once per connection."""
-
-    name: str
-    properties: Mapping[str, Any]
-    required: frozenset[str]
-    secret: frozenset[str]
 
 
 _BUILTIN_SPECS: dict[str, tuple[ConnectionType, SpecRef]] = {
