@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +313,36 @@ def test_latency_and_fail_rate() -> None:
             except requests.ConnectionError:
                 statuses.add(0)
         assert 200 not in statuses
+
+
+def test_latency_counts_the_work_done_inside_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--latency-ms is the time from request to answer. The emulator's own work (one process,
+    one GIL: here a lock around 40 ms of it) happens inside it, so requests sent together are
+    answered together, not one after another behind it."""
+    from flowplan.emulator import routes
+
+    one_at_a_time = threading.Lock()
+    real = routes.flow_service
+
+    def slow_service(backend: Any, request: Any) -> Any:
+        with one_at_a_time:
+            time.sleep(0.04)
+            return real(backend, request)
+
+    monkeypatch.setattr(routes, "flow_service", slow_service)
+    with Emulator(latency_ms=300) as emu:
+        call(emu, "GET", "/connections")  # connections made, nothing cold
+
+        def timed(_: int) -> float:
+            start = time.monotonic()
+            assert call(emu, "GET", "/connections").status_code == 200
+            return time.monotonic() - start
+
+        with ThreadPoolExecutor(4) as pool:
+            times = list(pool.map(timed, range(4)))
+    assert min(times) >= 0.3
+    # work after the wait: the last answer at 300 + 4 x 40 ms
+    assert max(times) < 0.3 + 0.12, times
 
 
 OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "reference" / "flow-service.openapi.yaml"
