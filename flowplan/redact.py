@@ -25,18 +25,21 @@ _LINE_END = re.compile(r"(?:\.\.\.|…)?['\"\)\]\}>]*[ \t]*$")
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _ordered: list[str] = []  # longest first, rebuilt on registration
+# Values registered, with all their spellings: a plan registers the same few secrets once per
+# connection, and spelling them out again took most of the time of resolving its references.
+_registered: set[str] = set()
 
 
 def register(value: str) -> None:
     """Remember a secret (and its encoded spellings) so that scrub masks it."""
-    if len(value) < _MIN_LENGTH:
+    if len(value) < _MIN_LENGTH or value in _registered:
         return
     variants = {value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)}
     with _lock:
-        if variants <= _secrets:
-            return
-        _secrets.update(variants)
-        _ordered[:] = sorted(_secrets, key=len, reverse=True)
+        if not variants <= _secrets:
+            _secrets.update(variants)
+            _ordered[:] = sorted(_secrets, key=len, reverse=True)
+        _registered.add(value)  # last: a value found here is already masked
 
 
 def scrub(text: str) -> str:

@@ -250,6 +250,17 @@ def test_a_secret_cut_by_truncation_is_scrubbed(registered: str, text: str) -> N
         assert piece not in scrubbed
 
 
+def test_a_secret_that_is_another_ones_spelling_gets_its_own_spellings() -> None:
+    """A value is registered once, with all its spellings (the shortcut for values seen
+    before): one that was only known as another secret's JSON spelling still gets its own."""
+    first = 'CANARY-first"quoted-0246'
+    second = json.dumps(first)[1:-1]  # CANARY-first\\"quoted-0246: already masked
+    redact.register(first)
+    redact.register(second)
+    assert redact.MASK in redact.scrub(f"sent {json.dumps(second)[1:-1]} and failed")
+    assert json.dumps(second)[1:-1] not in redact.scrub(f"sent {json.dumps(second)[1:-1]}")
+
+
 def test_ordinary_text_is_left_alone(registered: str) -> None:
     text = "CANARY- is a prefix too short to mean anything\nplain words"
     assert redact.scrub(text) == text
