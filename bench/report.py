@@ -23,8 +23,8 @@ def render(results: Row) -> str:
         f"- command: `python bench/run.py --sizes {args['sizes']} --pipelines "
         f"{args['pipelines']} --latency-ms {args['latency_ms']} --repeat "
         f"{args.get('repeat', 1)}` (`make bench`)",
-        f"- the emulator answers every request after {args['latency_ms']} ms (the network to "
-        f"Adobe); flowplan start-up (`flowplan --version`, best of 3): "
+        f"- the emulator answers each request {args['latency_ms']} ms after it came in (the "
+        f"network to Adobe); flowplan start-up (`flowplan --version`, best of 3): "
         f"{results['startup_s']:.2f} s",
         f"- each job ran {args.get('repeat', 1)} times, flowplan's and aepp's runs alternating; "
         "the fastest run of each counts (every run's wall time is in results.json)",

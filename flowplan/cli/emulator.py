@@ -13,7 +13,12 @@ from flowplan.errors import EmulatorError
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--latency-ms", default=0, type=click.IntRange(0), help="Delay every answer.")
+@click.option(
+    "--latency-ms",
+    default=0,
+    type=click.IntRange(0),
+    help="Answer each request this many ms after it came in.",
+)
 @click.option(
     "--fail-rate",
     default=0.0,
