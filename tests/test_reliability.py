@@ -359,6 +359,10 @@ def test_concurrent_applies_one_holds_the_lock(tmp_path: Path, processes: int) -
         path = tmp_path / "m.yaml"
         path.write_text(manifest(conns))
         command = apply_argv(path, "--parallelism", "2")
+        # The lock's holder is held at its first create, so that every other process reaches
+        # the lock while it is taken, however slowly it starts on a loaded machine (without
+        # this, a late starter found the work done and succeeded too).
+        emu.push_fault(Fault("slow", delay=3.0, method="POST"))
         procs = [
             subprocess.Popen(
                 command,
