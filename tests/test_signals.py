@@ -46,7 +46,8 @@ class Stopped:
     code: int
     out: str
     err: str
-    created_before: int  # connections that existed when the first signal was sent
+    created_before: int  # connections that existed when the first signal was sent (the
+    # emulator makes one when its request arrives: the creates in flight are among them)
     seconds: float  # from the first signal to the exit
 
 
@@ -128,7 +129,10 @@ def test_a_signal_stops_new_changes_records_every_success_and_exits(
 ) -> None:
     path = tmp_path / "flowplan.yaml"
     path.write_text(manifest(COUNT))
-    with Emulator(latency_ms=60) as emu:
+    # The emulator makes a connection when the request arrives, so `created_before` already
+    # holds the creates in flight. Long answers keep every worker waiting on one of those
+    # when the signal comes, bar one that is between two steps (rare: ~2 ms of its 400).
+    with Emulator(latency_ms=400) as emu:
         stopped = apply_and_signal(path, emu, [signum], 0, 0.03)
         assert stopped.code == code, stopped.err[-2000:]
         assert "Interrupted: no new change will start" in stopped.err
@@ -137,10 +141,13 @@ def test_a_signal_stops_new_changes_records_every_success_and_exits(
         assert "Traceback" not in stopped.err
         assert stopped.seconds < 10
         created = ours(emu)
-        # in flight when the signal came: at most one per worker; nothing started after it
-        assert stopped.created_before <= len(created) <= stopped.created_before + PARALLELISM
+        # nothing started after the signal (a step begun just before it may land after it;
+        # a worker that went on would add one create per worker)
+        late = len(created) - stopped.created_before
+        assert 0 <= late <= PARALLELISM // 2, late
         assert len(created) < COUNT
-        # every success is recorded, and the summary counts exactly those
+        # every success is recorded, the ones in flight at the signal included, and the
+        # summary counts exactly those
         assert set(recorded(path).values()) == created
         assert f"Apply complete: {len(created)} created," in stopped.out
         written = stopped.out + stopped.err + path.with_suffix(".state.json").read_text()
@@ -150,7 +157,7 @@ def test_a_signal_stops_new_changes_records_every_success_and_exits(
     record(
         "signals",
         interrupted_applies=1,
-        in_flight_finished_and_recorded=len(created) - stopped.created_before,
+        creates_arriving_after_the_signal=late,
         duplicates=0,
         lost=0,
     )
@@ -165,7 +172,7 @@ def test_a_second_ctrl_c_exits_at_once_and_loses_nothing(tmp_path: Path) -> None
         assert "Stopping now; what finished is recorded." in stopped.err
         assert stopped.seconds < 0.3  # did not wait for the requests in flight (0.4 s each)
         assert "Traceback" not in stopped.err
-        time.sleep(0.5)  # the requests in flight land on the server
+        time.sleep(0.5)  # the requests in flight are answered (they landed when they arrived)
         # what was cut short may be unrecorded; the next apply finds it by name
         cut_short = ours(emu) - set(recorded(path).values())
         assert cut_short  # the creates in flight landed, unrecorded: the next apply adopts them
