@@ -22,6 +22,7 @@ warnings.simplefilter("ignore")
 
 import aepp  # noqa: E402
 from aepp import configs, dataprep, flowservice  # noqa: E402
+from manifests import HUBSPOT_CREDENTIALS  # noqa: E402  # this folder, as a script's
 
 HUBSPOT = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -47,7 +48,7 @@ def configure(base: str, ims: str, org: str) -> None:
 def auth() -> dict[str, Any]:
     return {
         "specName": "Basic Authentication",
-        "params": {"clientId": "c", "clientSecret": "s", "accessToken": "a", "refreshToken": "r"},
+        "params": dict(HUBSPOT_CREDENTIALS),
     }
 
 

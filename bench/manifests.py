@@ -11,6 +11,14 @@ AUTH = """\
         accessToken: ${env:HS_ACCESS_TOKEN}
         refreshToken: ${env:HS_REFRESH_TOKEN}
 """
+# Credentials of HubSpot's shapes and lengths (made up), for both tools: a real secret is long
+# enough to be registered for redaction, where a one-letter one is not.
+HUBSPOT_CREDENTIALS = {
+    "clientId": "5b3e1a9c-2f4d-4e8a-9c71-0d6f2b8a4e13",
+    "clientSecret": "c8f2a7d1-6b4e-4f9a-8d3c-1e7b5a9f2c64",
+    "accessToken": "CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4",
+    "refreshToken": "na1-3f8b-47d2-9e6a-b1c5d7e9f024-a6c3e8d1",
+}
 HEAD = "version: 1\nsandbox: prod\n"
 KINDS_PER_PIPELINE = 5  # connection, source, target, mapping set, dataflow
 

@@ -30,7 +30,7 @@ def render(results: Row) -> str:
         "the fastest run of each counts (every run's wall time is in results.json)",
         "- the machine's speed, `sum(range(10**7))` best of 3, before and after the runs: "
         + " s, ".join(f"{s:.2f}" for s in results.get("cpu_probe_s", []))
-        + " s (about 0.18 s at best; flowplan's runs are mostly CPU, aepp's mostly "
+        + " s (about 0.16 s at best; flowplan's runs are mostly CPU, aepp's mostly "
         "waiting, so a slow machine moves the ratios against flowplan)",
         "",
     ]

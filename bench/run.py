@@ -93,10 +93,10 @@ def flowplan_env(emu: Emulator, org: str) -> dict[str, str]:
         "AEP_ACCESS_TOKEN": "bench",
         "AEP_API_KEY": "flowplan-bench",
         "AEP_ORG_ID": org,
-        "HS_CLIENT_ID": "c",
-        "HS_CLIENT_SECRET": "s",
-        "HS_ACCESS_TOKEN": "a",
-        "HS_REFRESH_TOKEN": "r",
+        "HS_CLIENT_ID": manifests.HUBSPOT_CREDENTIALS["clientId"],
+        "HS_CLIENT_SECRET": manifests.HUBSPOT_CREDENTIALS["clientSecret"],
+        "HS_ACCESS_TOKEN": manifests.HUBSPOT_CREDENTIALS["accessToken"],
+        "HS_REFRESH_TOKEN": manifests.HUBSPOT_CREDENTIALS["refreshToken"],
         "NO_COLOR": "1",
     }
 
