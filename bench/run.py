@@ -67,7 +67,7 @@ def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def cpu_probe() -> float:
     """Seconds for a fixed pure-Python loop, best of 3: how fast this shared machine was
-    around the runs (it varies by up to ~1.7x here from one minute to the next)."""
+    around the runs (it varies by up to ~2x here from one minute to the next)."""
     best = math.inf
     for _ in range(3):
         start = time.perf_counter()

@@ -51,7 +51,7 @@ class SandboxReads:
             [
                 (kind, query)
                 for kind in self._kinds
-                for query in kind.remote_queries(_managed_ids(state, kind), ())
+                for query in kind.remote_queries(sorted(state.ids_of(kind.name)), ())
             ]
         )
 
@@ -94,10 +94,6 @@ class SandboxReads:
         for kind, future in pending:
             for remote in future.result():
                 found[kind.name][remote.id] = remote
-
-
-def _managed_ids(state: State, kind: Kind) -> list[str]:
-    return sorted({entry.id for entry in state.of_kind(kind.name).values()})
 
 
 def _new_keys(desired: Mapping[Address, Desired], kind: Kind, state: State) -> list[Desired]:

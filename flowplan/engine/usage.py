@@ -39,7 +39,7 @@ def check_unmanaged_users(
     users = _listed(client, "flows", "sourceConnectionIds", sources)
     users += _listed(client, "flows", "targetConnectionIds", targets)
     going = {c.id for c in changes if c.kind == "dataflow" and c.action in DOOMED}
-    managed = {e.id for e in state.of_kind("dataflow").values()}
+    managed = state.ids_of("dataflow")
     blocking = {
         str(f["id"]): str(f.get("name", ""))
         for f in users

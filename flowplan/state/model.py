@@ -126,6 +126,10 @@ class State:
         """The entries of one kind by key (`connection` -> the `connections` section)."""
         return self.sections.get(f"{kind}s", {})
 
+    def ids_of(self, kind: str) -> set[str]:
+        """The ids of the resources of one kind that the state manages."""
+        return {entry.id for entry in self.of_kind(kind).values()}
+
     def entries(self) -> Iterator[tuple[Address, StateEntry]]:
         for section, entries in self.sections.items():
             kind = section[:-1]

@@ -54,7 +54,7 @@ class StateWriter:
     def managed_ids(self, kind: str) -> set[str]:
         """The ids of one kind the state manages, read under the lock other threads write with."""
         with self._lock:
-            return {e.id for e in self.state.of_kind(kind).values()}
+            return self.state.ids_of(kind)
 
     def flush(self, wait_s: float = -1) -> None:
         """Write what was recorded. Recorders wait for a copy of the entries, not for the disk
